@@ -1,0 +1,121 @@
+"""Exact diagnostics of a trained model (SCIENCE.md §4), computed once, in one place."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from vae_core import ground_truth
+
+QUANTILE_LEVELS = (np.arange(2000) + 0.5) / 2000
+# The true p(y) is negligible beyond 8σ outside f's range [0, 1/4].
+Y_GRID_NODES = 2001
+
+METRIC_INFO = {
+    "test_elbo": ("test ELBO", "mean over test y of ELBO(y), nats (Monte Carlo, 20 z per y and component)"),
+    "test_log_likelihood": ("test log p_θ(y)", "mean exact model log-likelihood of test y, nats"),
+    "true_test_log_likelihood": ("true test log p(y)", "mean exact log p(y) under the ground truth"),
+    "likelihood_gap_to_truth": ("log p(y) − log p_θ(y)", "how far the model's fit is from the truth"),
+    "inference_gap": ("inference gap", "log p_θ(y) − ELBO(y) = KL(q(z|y) ‖ p_θ(z|y)), mean, nats"),
+    "kl_marginal": ("KL(p(y) ‖ p_θ(y))", "exact, by quadrature on a y-grid, nats"),
+    "decoder_w1": ("W₁ decoder quantiles", "W₁ between f_φ(z), z ~ p(z), and f(u), u ~ U(0,1)"),
+    "decoder_linearity_r2": ("decoder linearity R²", "R² of a straight line fit to f_φ(F⁻¹(u)); 1 = linear"),
+    "generated_mean": ("generated mean of y", "mean of y under the model"),
+    "true_mean": ("true mean of y", "mean of y under the ground truth"),
+    "generated_std": ("generated std of y", "std of y under the model"),
+    "true_std": ("true std of y", "std of y under the ground truth"),
+    "q_y_dependence": ("q(z|y) dependence on y", "Var_y E_q[z|y] / Var of q's aggregate; 0 = ignores y"),
+    "exact_posterior_y_dependence": ("p_θ(z|y) dependence on y", "the same for the model's exact posterior"),
+}
+
+
+def evaluate(model, config, test_y) -> dict:
+    """All scalar diagnostics of a single-member model on its test data."""
+    test_y = torch.as_tensor(test_y, dtype=torch.float64)
+    test_elbo = model.elbo_estimate(test_y, n_samples=20).mean().item()
+    test_log_lik = model.log_marginal(test_y).mean().item()
+    true_log_lik = ground_truth.log_marginal(test_y, config.noise_std).mean().item()
+    aligned = model.aligned_decoder(QUANTILE_LEVELS)[0].numpy()
+    true_mean, true_std = ground_truth.marginal_moments(config.noise_std)
+    return {
+        "test_elbo": test_elbo,
+        "test_log_likelihood": test_log_lik,
+        "true_test_log_likelihood": true_log_lik,
+        "likelihood_gap_to_truth": true_log_lik - test_log_lik,
+        "inference_gap": test_log_lik - test_elbo,
+        "kl_marginal": kl_marginal(model, config.noise_std),
+        "decoder_w1": decoder_quantile_distance(aligned),
+        "decoder_linearity_r2": linearity_r2(QUANTILE_LEVELS, aligned),
+        "generated_mean": float(aligned.mean()),
+        "true_mean": true_mean,
+        "generated_std": float(np.sqrt(aligned.var() + config.noise_std**2)),
+        "true_std": true_std,
+        "q_y_dependence": posterior_y_dependence(*_posterior_moments(model, test_y)),
+        "exact_posterior_y_dependence": posterior_y_dependence(*_exact_moments(model, test_y)),
+    }
+
+
+def y_grid(noise_std: float, n_nodes: int = Y_GRID_NODES) -> np.ndarray:
+    return np.linspace(-8 * noise_std, 0.25 + 8 * noise_std, n_nodes)
+
+
+def kl_marginal(model, noise_std: float) -> float:
+    """KL(p(y) ‖ p_θ(y)) = ∫ p log(p / p_θ) dy by the trapezoid rule where p has its mass."""
+    grid = torch.as_tensor(y_grid(noise_std))
+    log_true = ground_truth.log_marginal(grid, noise_std)
+    log_model = model.log_marginal(grid)[0]
+    integrand = torch.exp(log_true) * (log_true - log_model)
+    return torch.trapezoid(integrand, grid).item()
+
+
+def decoder_quantile_distance(aligned_decoder: np.ndarray) -> float:
+    """W₁ between the laws of f_φ(Z), Z ~ prior, and f(U): ∫₀¹ |Q_φ(t) − Q_f(t)| dt.
+
+    f_φ(F⁻¹(t)) at midpoint levels t is an equally weighted sample of f_φ(Z); sorted, it is
+    Q_φ at those levels. This part of the decoder is identifiable (fixed by p(y) as σ → 0),
+    whatever rearrangement of the latent the model chose.
+    """
+    learned = np.sort(aligned_decoder)
+    truth = ground_truth.quantiles_of_f(QUANTILE_LEVELS)
+    return float(np.mean(np.abs(learned - truth)))
+
+
+def linearity_r2(u: np.ndarray, values: np.ndarray) -> float:
+    slope, intercept = np.polyfit(u, values, 1)
+    residual = values - (slope * u + intercept)
+    total = np.sum((values - values.mean()) ** 2)
+    return float(1.0 - np.sum(residual**2) / total) if total > 0 else 1.0
+
+
+def posterior_y_dependence(means: np.ndarray, variances: np.ndarray) -> float:
+    """Share of the aggregate posterior's variance explained by y (law of total variance).
+
+    Var(z) = Var_y E[z|y] + E_y Var[z|y]; the first share is 0 when the posterior ignores y
+    (the paper's C1/C2 failure) and 1 when y pins z down.
+    """
+    between = np.var(means)
+    within = np.mean(variances)
+    return float(between / (between + within))
+
+
+def _posterior_moments(model, y) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of q(z|y) per y, from its equal-weight components."""
+    with torch.no_grad():
+        posterior = model.posterior(y.float().unsqueeze(0))
+        locs, scales = posterior.locs[0].double(), posterior.scales[0].double()
+    mean = locs.mean(dim=-1)
+    variance = (scales**2 + locs**2).mean(dim=-1) - mean**2
+    return mean.numpy(), variance.numpy()
+
+
+def _exact_moments(model, y) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of p_θ(z|y) per y, by quadrature on the model's latent grid."""
+    grid, spacing = model.latent_grid()
+    rows = max(1, 4_000_000 // grid.numel())
+    means, variances = [], []
+    for start in range(0, len(y), rows):
+        density = model.exact_posterior(y[start : start + rows], grid)[0] * spacing
+        mean = (density * grid).sum(dim=-1)
+        means.append(mean)
+        variances.append((density * grid**2).sum(dim=-1) - mean**2)
+    return torch.cat(means).numpy(), torch.cat(variances).numpy()

@@ -1,0 +1,280 @@
+"""The VAE of SCIENCE.md §2, batched over independent "members" (one per seed).
+
+Every weight has a leading member dimension and layers are batched matmuls, so E models train
+in one Python loop at nearly the cost of one (the per-step time of these tiny nets is Python and
+dispatch overhead, not arithmetic). A single model is simply E = 1.
+
+Exact quantities (SCIENCE.md §4) use quadrature over a uniform z-grid that covers the prior's
+mass; its spacing resolves both the likelihood N(y; f_φ(z), σ²), whose z-width is σ/|f_φ'(z)|,
+and the narrowest prior component.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from vae_core.distributions import (
+    POSTERIOR_SCALE_BOUNDS,
+    PRIOR_SCALE_BOUNDS,
+    EqualWeightMixture,
+    bounded_scale,
+    make_prior,
+    normal_log_prob,
+    raw_for_scale,
+)
+
+MIN_GRID_NODES = 2001
+MAX_GRID_NODES = 40001
+# Grid spacing as a fraction of the narrowest feature: the trapezoid rule on a Gaussian bump
+# has relative error ~exp(-2π²(width/h)²), already below 1e-8 at h = width / 2.
+NODES_PER_WIDTH = 2.0
+# Bound the (members × y × z) blocks of exact evaluations to ~32 MB of float64.
+MAX_BLOCK_ELEMENTS = 4_000_000
+
+
+class BatchedMLP(nn.Module):
+    """E independent MLPs n_in → hidden → hidden → n_out with tanh, evaluated by baddbmm."""
+
+    def __init__(self, n_members: int, n_in: int, hidden: int, n_out: int):
+        super().__init__()
+        sizes = [n_in, hidden, hidden, n_out]
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.empty(n_members, a, b)) for a, b in zip(sizes[:-1], sizes[1:])
+        )
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.empty(n_members, 1, b)) for b in sizes[1:]
+        )
+
+    def reset_member(self, member: int, generator: torch.Generator) -> None:
+        """nn.Linear's default initialisation, U(±1/sqrt(fan_in)), from this member's own seed."""
+        with torch.no_grad():
+            for weight, bias in zip(self.weights, self.biases):
+                bound = 1.0 / math.sqrt(weight.shape[1])
+                for tensor in (weight[member], bias[member]):
+                    tensor.uniform_(-bound, bound, generator=generator)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (E, N, n_in) → (E, N, n_out)."""
+        last = len(self.weights) - 1
+        for index, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+            x = torch.baddbmm(bias, x, weight)
+            if index < last:
+                x = torch.tanh(x)
+        return x
+
+
+class VAE(nn.Module):
+    """Decoder f_φ, encoder q_θ(z|y) and prior p(z) for E members.
+
+    prior, posterior: "gaussian" or "mog"; a "mog" part has `n_components` equal-weight components.
+    noise_std: the known likelihood scale σ, one per member (or one float for all).
+    """
+
+    def __init__(
+        self,
+        prior: str,
+        posterior: str,
+        n_components: int,
+        hidden: int,
+        noise_std,
+        n_members: int = 1,
+    ):
+        super().__init__()
+        self.prior_kind, self.posterior_kind = prior, posterior
+        self.n_members = n_members
+        self.n_components = n_components
+        self.posterior_components = n_components if posterior == "mog" else 1
+        self.decoder = BatchedMLP(n_members, 1, hidden, 1)
+        self.encoder = BatchedMLP(n_members, 1, hidden, 2 * self.posterior_components)
+        self.prior = make_prior(prior, n_members, n_components)
+        noise = torch.as_tensor(noise_std, dtype=torch.float32).reshape(-1, 1)
+        self.register_buffer("noise_std", noise.expand(n_members, 1).clone())
+
+    def reset_member(self, member: int, seed: int) -> None:
+        """Initialise one member from its seed alone, so it trains the same in any ensemble."""
+        generator = torch.Generator().manual_seed(seed)
+        self.decoder.reset_member(member, generator)
+        self.encoder.reset_member(member, generator)
+        with torch.no_grad():
+            # Start every posterior (and mixture prior) component moderately wide, spread over
+            # the bulk of N(0, 1): components that start on top of each other stay together.
+            last_bias = self.encoder.biases[-1][member]
+            m = self.posterior_components
+            last_bias[:, :m] += torch.linspace(-1.0, 1.0, m) if m > 1 else 0.0
+            last_bias[:, m:] += raw_for_scale(0.5, POSTERIOR_SCALE_BOUNDS)
+            if self.prior_kind == "mog":
+                spread = torch.linspace(-1.5, 1.5, self.prior.locs.shape[1])
+                jitter = 0.1 * torch.randn(spread.shape, generator=generator)
+                self.prior.locs[member] = spread + jitter
+                self.prior.raw_scales[member] = raw_for_scale(0.5, PRIOR_SCALE_BOUNDS)
+
+    # ----- the model's parts -------------------------------------------------------------------
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """f_φ(z) for z of shape (E, N) → (E, N)."""
+        return self.decoder(z.unsqueeze(-1)).squeeze(-1)
+
+    def posterior(self, y: torch.Tensor) -> EqualWeightMixture:
+        """q_θ(z|y) for y of shape (E, B): components with shape (E, B, M_q)."""
+        out = self.encoder(y.unsqueeze(-1))
+        m = self.posterior_components
+        return EqualWeightMixture(out[..., :m], bounded_scale(out[..., m:], POSTERIOR_SCALE_BOUNDS))
+
+    def prior_distribution(self) -> EqualWeightMixture:
+        """p(z) with components of shape (E, M_p)."""
+        return self.prior()
+
+    def log_likelihood(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """log N(y; f_φ(z), σ²) for y (E, B) and z (E, B, K) → (E, B, K)."""
+        members, batch, samples = z.shape
+        mean = self.decode(z.reshape(members, batch * samples)).reshape(members, batch, samples)
+        return normal_log_prob(y.unsqueeze(-1), mean, self.noise_std.unsqueeze(-1))
+
+    # ----- the training objective --------------------------------------------------------------
+
+    def elbo(self, y: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """ELBO(y) = E_q[log p(y|z) + log p(z) − log q(z|y)], one estimate per y: (E, B).
+
+        `noise` (E, B, K) is standard normal, K a multiple of M_q: the stratified reparameterised
+        estimator of SCIENCE.md §2 (K / M_q samples from each posterior component).
+        """
+        posterior = self.posterior(y)
+        z = posterior.rsample_stratified(noise)
+        prior = self.prior_distribution()
+        log_prior = prior.log_prob(z.reshape(self.n_members, -1)).reshape(z.shape)
+        terms = self.log_likelihood(y, z) + log_prior - posterior.log_prob(z)
+        return terms.mean(dim=-1)
+
+    def samples_per_y(self, samples_per_component: int) -> int:
+        return samples_per_component * self.posterior_components
+
+    @torch.no_grad()
+    def elbo_estimate(self, y, n_samples: int = 100, seed: int = 0) -> torch.Tensor:
+        """Monte Carlo ELBO(y) with n_samples z per component (for evaluation): (N,)/(E, N) → (E, N).
+
+        A fixed seed gives common random numbers, so successive evaluations during training
+        differ by the change in the model, not by Monte Carlo noise.
+        """
+        y = self._as_member_batch(y).float()
+        generator = torch.Generator().manual_seed(seed)
+        k = self.samples_per_y(n_samples)
+        rows = max(1, MAX_BLOCK_ELEMENTS // (self.n_members * k * self.posterior_components))
+        blocks = []
+        for start in range(0, y.shape[1], rows):
+            block = y[:, start : start + rows]
+            noise = torch.randn((*block.shape, k), generator=generator)
+            blocks.append(self.elbo(block, noise).double())
+        return torch.cat(blocks, dim=1)
+
+    # ----- exact quantities by quadrature ------------------------------------------------------
+
+    def _as_member_batch(self, y) -> torch.Tensor:
+        y = torch.as_tensor(y, dtype=torch.float64)
+        if y.dim() == 1:
+            y = y.unsqueeze(0).expand(self.n_members, -1)
+        return y
+
+    @torch.no_grad()
+    def latent_grid(self) -> tuple[torch.Tensor, float]:
+        """A uniform z-grid (float64) covering every member's prior mass, and its spacing."""
+        prior = self.prior_distribution()
+        low, high = prior.support()
+        coarse = torch.linspace(low, high, MIN_GRID_NODES).expand(self.n_members, -1)
+        values = self.decode(coarse.float()).double()
+        max_slope = ((values[:, 1:] - values[:, :-1]).abs().max() / (coarse[0, 1] - coarse[0, 0]))
+        likelihood_width = self.noise_std.min().item() / max(max_slope.item(), 1e-6)
+        prior_width = prior.scales.min().item()
+        spacing = min(likelihood_width, prior_width) / NODES_PER_WIDTH
+        n_nodes = int(min(max(math.ceil((high - low) / spacing) + 1, MIN_GRID_NODES), MAX_GRID_NODES))
+        grid = torch.linspace(low, high, n_nodes, dtype=torch.float64)
+        return grid, (high - low) / (n_nodes - 1)
+
+    @torch.no_grad()
+    def _log_joint_on_grid(self, y: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+        """log N(y; f_φ(z), σ²) + log p(z) for y (E, N) and z on `grid` (G,) → (E, N, G)."""
+        z = grid.unsqueeze(0).expand(self.n_members, -1)
+        decoded = self.decode(z.float()).double()
+        log_prior = self.prior_distribution().log_prob(z.float()).double()
+        noise_std = self.noise_std.double().unsqueeze(-1)
+        log_lik = normal_log_prob(y.unsqueeze(-1), decoded.unsqueeze(1), noise_std)
+        return log_lik + log_prior.unsqueeze(1)
+
+    @torch.no_grad()
+    def log_marginal(self, y) -> torch.Tensor:
+        """Exact log p_θ(y) = log ∫ N(y; f_φ(z), σ²) p(z) dz: y (N,) or (E, N) → (E, N)."""
+        y = self._as_member_batch(y)
+        grid, spacing = self.latent_grid()
+        rows = max(1, MAX_BLOCK_ELEMENTS // (self.n_members * grid.numel()))
+        blocks = [
+            torch.logsumexp(self._log_joint_on_grid(y[:, s : s + rows], grid), dim=-1)
+            for s in range(0, y.shape[1], rows)
+        ]
+        return torch.cat(blocks, dim=1) + math.log(spacing)
+
+    @torch.no_grad()
+    def exact_posterior(self, y, z_grid) -> torch.Tensor:
+        """The model's own posterior p_θ(z|y) at the points `z_grid`: (E, N, len(z_grid))."""
+        y = self._as_member_batch(y)
+        z_grid = torch.as_tensor(z_grid, dtype=torch.float64)
+        log_joint = self._log_joint_on_grid(y, z_grid)
+        return torch.exp(log_joint - self.log_marginal(y).unsqueeze(-1))
+
+    @torch.no_grad()
+    def posterior_density(self, y, z_grid) -> torch.Tensor:
+        """The encoder's q_θ(z|y) at the points `z_grid`: (E, N, len(z_grid))."""
+        y = self._as_member_batch(y)
+        z = torch.as_tensor(z_grid, dtype=torch.float32)
+        z = z.expand(*y.shape, -1)
+        return torch.exp(self.posterior(y.float()).log_prob(z)).double()
+
+    @torch.no_grad()
+    def prior_density(self, z_grid) -> torch.Tensor:
+        z = torch.as_tensor(z_grid, dtype=torch.float32).expand(self.n_members, -1)
+        return torch.exp(self.prior_distribution().log_prob(z)).double()
+
+    @torch.no_grad()
+    def sample_y(self, n: int, seed: int = 0) -> torch.Tensor:
+        """n draws of y from the model: z ~ p(z), y ~ N(f_φ(z), σ²). Shape (E, n)."""
+        generator = torch.Generator().manual_seed(seed)
+        z = self.prior_distribution().sample(n, generator=generator)
+        noise = torch.randn(z.shape, generator=generator)
+        return (self.decode(z) + self.noise_std * noise).double()
+
+    @torch.no_grad()
+    def prior_quantile(self, levels) -> torch.Tensor:
+        """F_prior⁻¹(u) for levels u in (0, 1), by bisection on the mixture CDF: (E, len(levels))."""
+        prior = self.prior_distribution()
+        levels = torch.as_tensor(levels, dtype=torch.float64).expand(self.n_members, -1)
+        low_value, high_value = prior.support(12.0)
+        low = torch.full_like(levels, low_value)
+        high = torch.full_like(levels, high_value)
+        locs, scales = prior.locs.double(), prior.scales.double()
+        # 60 halvings of a < 100-wide interval reach float64 resolution.
+        for _ in range(60):
+            middle = 0.5 * (low + high)
+            below = EqualWeightMixture(locs, scales).cdf(middle) < levels
+            low = torch.where(below, middle, low)
+            high = torch.where(below, high, middle)
+        return 0.5 * (low + high)
+
+    @torch.no_grad()
+    def aligned_decoder(self, levels) -> torch.Tensor:
+        """f_φ(F_prior⁻¹(u)): the decoder on the true latent's scale u ∈ (0, 1). (E, len(levels))."""
+        return self.decode(self.prior_quantile(levels).float()).double()
+
+    def member(self, index: int) -> "VAE":
+        """A standalone single-member copy of member `index`."""
+        single = VAE(
+            self.prior_kind,
+            self.posterior_kind,
+            self.n_components,
+            self.decoder.weights[0].shape[2],
+            self.noise_std[index].item(),
+            n_members=1,
+        )
+        state = {name: value[index : index + 1].clone() for name, value in self.state_dict().items()}
+        single.load_state_dict(state)
+        return single

@@ -1,0 +1,286 @@
+"""Training: maximise the ELBO with Adam, several configs at once as one batched ensemble.
+
+Each member's initialisation, data and Monte Carlo noise come from its own seeds, its loss
+touches only its own weights and Adam is elementwise, so a member trains the same whether it
+is alone or in an ensemble (up to float rounding in batched matmuls). `train` is one config;
+`train_many` groups configs that share shapes and trains each group in one loop.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from vae_core import ground_truth
+from vae_core.config import TrainConfig
+from vae_core.metrics import evaluate
+from vae_core.model import VAE
+
+NOISE_CHUNK = 100  # steps of Monte Carlo noise drawn per member in one call
+DIVERGENCE_CHECK_EVERY = 25
+# Early stop: the test ELBO (common random numbers, so no Monte Carlo jitter between
+# evaluations) gained less than CONVERGENCE_TOLERANCE nats over CONVERGENCE_EVALS evaluations.
+CONVERGENCE_EVALS = 2
+CONVERGENCE_TOLERANCE = 2e-3
+EVAL_TEST_POINTS = 200  # test y used for the periodic (history) evaluations
+SNAPSHOT_Z = np.linspace(-3.0, 3.0, 121)
+SNAPSHOT_U = (np.arange(100) + 0.5) / 100
+
+
+@dataclass
+class Progress:
+    """What `on_progress` receives: enough to draw a live ELBO curve."""
+
+    step: int
+    total_steps: int
+    steps: np.ndarray  # steps logged so far
+    train_elbo: np.ndarray  # (len(steps), members) mean train ELBO per step
+    configs: list[TrainConfig]
+
+
+@dataclass
+class TrainResult:
+    config: TrainConfig
+    model: VAE
+    history: pd.DataFrame  # step, train_elbo, test_elbo, test_log_likelihood (NaN off-eval)
+    snapshot_steps: np.ndarray
+    snapshot_decoder: np.ndarray  # f_φ(z) on SNAPSHOT_Z, one row per snapshot
+    snapshot_aligned: np.ndarray  # f_φ(F_prior⁻¹(u)) on SNAPSHOT_U, one row per snapshot
+    metrics: dict = field(default_factory=dict)
+    status: str = "completed"  # completed | converged | stopped | diverged
+    steps_run: int = 0
+    diverged_step: int | None = None
+    diverged_reason: str = ""
+    train_seconds: float = 0.0
+
+    @property
+    def diverged(self) -> bool:
+        return self.status == "diverged"
+
+
+def train(
+    config: TrainConfig,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Train one model. `should_stop()` returning True ends training, keeping what was learned."""
+    return train_many([config], on_progress, should_stop)[0]
+
+
+def train_many(
+    configs: list[TrainConfig],
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[TrainResult]:
+    """Train several configs; those sharing shapes (all but seeds and σ) run as one ensemble."""
+    groups: dict[tuple, list[int]] = {}
+    for index, config in enumerate(configs):
+        groups.setdefault(config.ensemble_key(), []).append(index)
+    results: list[TrainResult | None] = [None] * len(configs)
+    for indices in groups.values():
+        group = [configs[i] for i in indices]
+        for i, result in zip(indices, _train_ensemble(group, on_progress, should_stop)):
+            results[i] = result
+    return results
+
+
+def training_data(config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train y, test y) of a config: fixed by data_seed, noise_std and the sizes."""
+    _, train_y = ground_truth.sample(config.n_train, config.noise_std, config.data_seed)
+    _, test_y = ground_truth.sample(config.n_test, config.noise_std, config.data_seed + 1_000_003)
+    return train_y, test_y
+
+
+def build_model(configs: list[TrainConfig]) -> VAE:
+    """An initialised ensemble with one member per config (all sharing shapes)."""
+    first = configs[0]
+    model = VAE(
+        first.prior,
+        first.posterior,
+        first.n_components,
+        first.hidden,
+        [c.noise_std for c in configs],
+        n_members=len(configs),
+    )
+    for member, config in enumerate(configs):
+        model.reset_member(member, config.seed)
+    return model
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Cosine decay from lr to lr/10 over config.steps: big steps early, fine ones at the end."""
+    progress = min(step / max(config.steps - 1, 1), 1.0)
+    return config.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+class _NoiseSource:
+    """Per-member Monte Carlo noise and minibatch indices, drawn NOISE_CHUNK steps at a time."""
+
+    def __init__(self, configs: list[TrainConfig], samples_per_y: int):
+        self.generators = [torch.Generator().manual_seed(c.seed * 7919 + 17) for c in configs]
+        self.batch_size = configs[0].batch_size
+        self.n_train = configs[0].n_train
+        self.samples_per_y = samples_per_y
+        self.noise = self.indices = None
+
+    def at(self, step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        offset = step % NOISE_CHUNK
+        if offset == 0:
+            shape = (NOISE_CHUNK, self.batch_size, self.samples_per_y)
+            self.noise = torch.stack([torch.randn(shape, generator=g) for g in self.generators], 1)
+            if self.batch_size < self.n_train:
+                self.indices = torch.stack(
+                    [torch.randint(self.n_train, shape[:2], generator=g) for g in self.generators], 1
+                )
+        indices = None if self.indices is None else self.indices[offset]
+        return self.noise[offset], indices
+
+
+def _train_ensemble(configs, on_progress, should_stop) -> list[TrainResult]:
+    started = time.perf_counter()
+    first = configs[0]
+    members = len(configs)
+    model = build_model(configs)
+    data = [training_data(c) for c in configs]
+    train_y = torch.stack([d[0] for d in data]).float()
+    test_y = torch.stack([d[1] for d in data])
+    eval_y = test_y[:, :EVAL_TEST_POINTS]
+    noise_source = _NoiseSource(configs, model.samples_per_y(first.samples_per_component))
+    optimizer = torch.optim.Adam(model.parameters(), lr=first.lr, foreach=True)
+
+    elbo_log = torch.full((first.steps, members), math.nan)
+    evaluations: list[tuple[int, np.ndarray, np.ndarray]] = []
+    snapshots: list[tuple[int, np.ndarray, np.ndarray]] = []
+    finished: dict[int, tuple[str, int, dict]] = {}  # member → (status, step, weights)
+    diverged_reasons: dict[int, str] = {}
+    user_stopped = False
+    step = 0
+
+    def freeze(member: int, status: str, at_step: int) -> None:
+        weights = {k: v[member : member + 1].clone() for k, v in model.state_dict().items()}
+        finished[member] = (status, at_step, weights)
+
+    for step in range(first.steps):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(first, step)
+        noise, indices = noise_source.at(step)
+        batch = train_y if indices is None else torch.gather(train_y, 1, indices)
+        elbo = model.elbo(batch, noise).mean(dim=1)
+        optimizer.zero_grad(set_to_none=True)
+        (-elbo.sum()).backward()
+        optimizer.step()
+        elbo_log[step] = elbo.detach()
+
+        done = step + 1
+        if done % DIVERGENCE_CHECK_EVERY == 0 or done == first.steps:
+            _check_divergence(model, elbo_log, step, finished, diverged_reasons, freeze)
+        if done % first.eval_every == 0 or done == first.steps:
+            evaluations.append((done, *_evaluate_history(model, eval_y)))
+            snapshots.append((done, *_snapshot(model)))
+            if first.early_stop:
+                for member in _converged_members(evaluations, finished):
+                    freeze(member, "converged", done)
+        if on_progress is not None and (done % 25 == 0 or done == first.steps):
+            on_progress(Progress(done, first.steps, np.arange(1, done + 1),
+                                 elbo_log[:done].numpy().copy(), list(configs)))
+        if len(finished) == members:
+            break
+        if should_stop is not None and should_stop():
+            user_stopped = True
+            break
+
+    steps_run = step + 1
+    if not snapshots or snapshots[-1][0] != steps_run:
+        snapshots.append((steps_run, *_snapshot(model)))
+    seconds = time.perf_counter() - started
+    results = []
+    for member, config in enumerate(configs):
+        status, last_step, weights = finished.get(
+            member, ("stopped" if user_stopped else "completed", steps_run, None)
+        )
+        single = model.member(member)
+        if weights is not None:
+            single.load_state_dict(weights)
+        results.append(
+            _member_result(config, single, member, last_step, status, elbo_log, evaluations,
+                           snapshots, diverged_reasons.get(member, ""), test_y[member], seconds)
+        )
+    return results
+
+
+def _check_divergence(model, elbo_log, step, finished, reasons, freeze) -> None:
+    recent = elbo_log[max(0, step + 1 - DIVERGENCE_CHECK_EVERY) : step + 1]
+    bad_loss = ~torch.isfinite(recent).all(dim=0)
+    bad_weights = torch.zeros_like(bad_loss)
+    for parameter in model.parameters():
+        bad_weights |= ~torch.isfinite(parameter.detach()).reshape(model.n_members, -1).all(dim=1)
+    for member in torch.nonzero(bad_loss | bad_weights).flatten().tolist():
+        if member in finished:
+            continue
+        column = recent[:, member]
+        bad_rows = torch.nonzero(~torch.isfinite(column)).flatten()
+        first_bad = step + 1 - len(column) + (bad_rows[0].item() if len(bad_rows) else len(column) - 1)
+        reasons[member] = (
+            f"the ELBO became {column[bad_rows[0]].item()} at step {first_bad + 1}"
+            if len(bad_rows)
+            else f"a weight became non-finite by step {first_bad + 1}"
+        )
+        freeze(member, "diverged", first_bad + 1)
+
+
+def _converged_members(evaluations, finished) -> list[int]:
+    if len(evaluations) <= CONVERGENCE_EVALS:
+        return []
+    gain = evaluations[-1][1] - evaluations[-1 - CONVERGENCE_EVALS][1]
+    return [m for m in np.nonzero(gain < CONVERGENCE_TOLERANCE)[0].tolist() if m not in finished]
+
+
+def _evaluate_history(model: VAE, eval_y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Test ELBO (Monte Carlo) and exact test log-likelihood per member, on a test subset."""
+    with torch.no_grad():
+        elbo = model.elbo_estimate(eval_y, n_samples=10).mean(dim=1).numpy()
+        log_lik = model.log_marginal(eval_y).mean(dim=1).numpy()
+    return elbo, log_lik
+
+
+def _snapshot(model: VAE) -> tuple[np.ndarray, np.ndarray]:
+    with torch.no_grad():
+        z = torch.as_tensor(SNAPSHOT_Z, dtype=torch.float32).expand(model.n_members, -1)
+        decoded = model.decode(z).double().numpy()
+        aligned = model.aligned_decoder(SNAPSHOT_U).numpy()
+    return decoded, aligned
+
+
+def _member_result(config, single, member, last_step, status, elbo_log, evaluations, snapshots,
+                   reason, test_y, seconds) -> TrainResult:
+    steps = np.arange(1, last_step + 1)
+    history = pd.DataFrame({"step": steps, "train_elbo": elbo_log[:last_step, member].double().numpy()})
+    history["test_elbo"] = np.nan
+    history["test_log_likelihood"] = np.nan
+    for eval_step, elbos, log_liks in evaluations:
+        if eval_step <= last_step:
+            history.loc[eval_step - 1, ["test_elbo", "test_log_likelihood"]] = (
+                elbos[member], log_liks[member])
+    kept = [s for s in snapshots if s[0] <= last_step] or snapshots[:1]
+    result = TrainResult(
+        config=config,
+        model=single,
+        history=history,
+        snapshot_steps=np.array([s[0] for s in kept]),
+        snapshot_decoder=np.stack([s[1][member] for s in kept]),
+        snapshot_aligned=np.stack([s[2][member] for s in kept]),
+        status=status,
+        steps_run=last_step,
+        diverged_step=last_step if status == "diverged" else None,
+        diverged_reason=reason,
+        train_seconds=seconds,
+    )
+    if status != "diverged":
+        result.metrics = evaluate(single, config, test_y)
+    return result
