@@ -10,6 +10,7 @@ from vae_core import ground_truth
 QUANTILE_LEVELS = (np.arange(2000) + 0.5) / 2000
 # The true p(y) is negligible beyond 8σ outside f's range [0, 1/4].
 Y_GRID_NODES = 2001
+INFORMATION_TEST_POINTS = 300
 
 METRIC_INFO = {
     "test_elbo": ("test ELBO", "mean over test y of ELBO(y), nats (Monte Carlo, 20 z per y and component)"),
@@ -19,13 +20,14 @@ METRIC_INFO = {
     "inference_gap": ("inference gap", "log p_θ(y) − ELBO(y) = KL(q(z|y) ‖ p_θ(z|y)), mean, nats"),
     "kl_marginal": ("KL(p(y) ‖ p_θ(y))", "exact, by quadrature on a y-grid, nats"),
     "decoder_w1": ("W₁ decoder quantiles", "W₁ between f_φ(z), z ~ p(z), and f(u), u ~ U(0,1)"),
-    "decoder_linearity_r2": ("decoder linearity R²", "R² of a straight line fit to f_φ(F⁻¹(u)); 1 = linear"),
+    "decoder_linearity_r2": ("decoder linearity R²", "R² of a line fit to f_φ(z), z ~ p(z); 1 = linear"),
     "generated_mean": ("generated mean of y", "mean of y under the model"),
     "true_mean": ("true mean of y", "mean of y under the ground truth"),
     "generated_std": ("generated std of y", "std of y under the model"),
     "true_std": ("true std of y", "std of y under the ground truth"),
-    "q_y_dependence": ("q(z|y) dependence on y", "Var_y E_q[z|y] / Var of q's aggregate; 0 = ignores y"),
-    "exact_posterior_y_dependence": ("p_θ(z|y) dependence on y", "the same for the model's exact posterior"),
+    "q_information": ("I_q(z; y)", "E_y KL(q(z|y) ‖ q(z)), nats: how much q(z|y) changes with y"),
+    "exact_posterior_information": ("I_θ(z; y)", "the same for the model's exact p_θ(z|y)"),
+    "true_information": ("I(u; y) truth", "the same for the ground-truth posterior p(u|y)"),
 }
 
 
@@ -35,7 +37,9 @@ def evaluate(model, config, test_y) -> dict:
     test_elbo = model.elbo_estimate(test_y, n_samples=20).mean().item()
     test_log_lik = model.log_marginal(test_y).mean().item()
     true_log_lik = ground_truth.log_marginal(test_y, config.noise_std).mean().item()
-    aligned = model.aligned_decoder(QUANTILE_LEVELS)[0].numpy()
+    latent_quantiles = model.prior_quantile(QUANTILE_LEVELS)[0].numpy()
+    aligned = model.decode(torch.as_tensor(latent_quantiles).float().unsqueeze(0))
+    aligned = aligned[0].detach().double().numpy()
     true_mean, true_std = ground_truth.marginal_moments(config.noise_std)
     return {
         "test_elbo": test_elbo,
@@ -45,13 +49,12 @@ def evaluate(model, config, test_y) -> dict:
         "inference_gap": test_log_lik - test_elbo,
         "kl_marginal": kl_marginal(model, config.noise_std),
         "decoder_w1": decoder_quantile_distance(aligned),
-        "decoder_linearity_r2": linearity_r2(QUANTILE_LEVELS, aligned),
+        "decoder_linearity_r2": linearity_r2(latent_quantiles, aligned),
         "generated_mean": float(aligned.mean()),
         "true_mean": true_mean,
         "generated_std": float(np.sqrt(aligned.var() + config.noise_std**2)),
         "true_std": true_std,
-        "q_y_dependence": posterior_y_dependence(*_posterior_moments(model, test_y)),
-        "exact_posterior_y_dependence": posterior_y_dependence(*_exact_moments(model, test_y)),
+        **posterior_information(model, test_y[:INFORMATION_TEST_POINTS], config.noise_std),
     }
 
 
@@ -87,35 +90,27 @@ def linearity_r2(u: np.ndarray, values: np.ndarray) -> float:
     return float(1.0 - np.sum(residual**2) / total) if total > 0 else 1.0
 
 
-def posterior_y_dependence(means: np.ndarray, variances: np.ndarray) -> float:
-    """Share of the aggregate posterior's variance explained by y (law of total variance).
+def posterior_information(model, y, noise_std: float) -> dict:
+    """Mutual information E_y KL(post(·|y) ‖ mean_y post(·|y)) for q, p_θ and the truth.
 
-    Var(z) = Var_y E[z|y] + E_y Var[z|y]; the first share is 0 when the posterior ignores y
-    (the paper's C1/C2 failure) and 1 when y pins z down.
+    0 nats means the posterior ignores y (the paper's C1/C2 failure). A mean-based measure
+    would not do: the true posterior is symmetric, so E[z|y] is the same for every y.
     """
-    between = np.var(means)
-    within = np.mean(variances)
-    return float(between / (between + within))
-
-
-def _posterior_moments(model, y) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and variance of q(z|y) per y, from its equal-weight components."""
-    with torch.no_grad():
-        posterior = model.posterior(y.float().unsqueeze(0))
-        locs, scales = posterior.locs[0].double(), posterior.scales[0].double()
-    mean = locs.mean(dim=-1)
-    variance = (scales**2 + locs**2).mean(dim=-1) - mean**2
-    return mean.numpy(), variance.numpy()
-
-
-def _exact_moments(model, y) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and variance of p_θ(z|y) per y, by quadrature on the model's latent grid."""
     grid, spacing = model.latent_grid()
-    rows = max(1, 4_000_000 // grid.numel())
-    means, variances = [], []
-    for start in range(0, len(y), rows):
-        density = model.exact_posterior(y[start : start + rows], grid)[0] * spacing
-        mean = (density * grid).sum(dim=-1)
-        means.append(mean)
-        variances.append((density * grid**2).sum(dim=-1) - mean**2)
-    return torch.cat(means).numpy(), torch.cat(variances).numpy()
+    q = model.posterior_density(y, grid)[0]
+    exact = model.exact_posterior(y, grid)[0]
+    u_grid = ground_truth.quadrature_nodes(2000)
+    truth = ground_truth.posterior_grid(y, noise_std, u_grid)
+    return {
+        "q_information": _information(q, spacing),
+        "exact_posterior_information": _information(exact, spacing),
+        "true_information": _information(truth, 1.0 / len(u_grid)),
+    }
+
+
+def _information(densities: torch.Tensor, spacing: float) -> float:
+    """E_rows KL(row ‖ mean row) for densities tabulated on a uniform grid (rows: y values)."""
+    densities = densities / (densities.sum(dim=1, keepdim=True) * spacing)
+    aggregate = densities.mean(dim=0, keepdim=True)
+    ratio = torch.where(densities > 0, densities / aggregate, torch.ones_like(densities))
+    return (densities * torch.log(ratio)).sum(dim=1).mul(spacing).mean().item()
