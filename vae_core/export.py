@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import shutil
 import threading
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -57,7 +58,10 @@ def figure_to_png(fig: go.Figure, scale: float = 2.0, size: tuple[int, int] | No
     with _lock:
         try:
             _ensure_server()
-            return fig.to_image(format="png", width=width, height=height, scale=scale)
+            with warnings.catch_warnings():
+                # plotly passes Chrome options that a running server ignores; that is the point.
+                warnings.filterwarnings("ignore", message="The kopts argument is ignored")
+                return fig.to_image(format="png", width=width, height=height, scale=scale)
         except Exception as error:  # kaleido raises several types; the user needs one message
             raise ExportError(f"PNG export failed: {error}") from error
 

@@ -32,8 +32,9 @@ def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
         title=title,
         template="plotly_white",
         height=height,
-        margin=dict(l=60, r=20, t=70, b=50),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+        margin=dict(l=60, r=20, t=70, b=120),
+        # Below the axis titles: above the plot it would collide with subplot titles.
+        legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
     )
     return fig
 
@@ -241,13 +242,13 @@ def decoder_animation_figure(result: TrainResult) -> go.Figure:
     fig.update_yaxes(title="decoder on the true latent's scale", range=[low - 0.05, high + 0.05])
     fig.update_xaxes(title="u = F_prior(z)", range=[0, 1])
     fig.update_layout(
-        updatemenus=[dict(type="buttons", x=0, y=-0.25, xanchor="left", buttons=[
+        updatemenus=[dict(type="buttons", x=0, y=-0.45, xanchor="left", buttons=[
             dict(label="▶ play", method="animate",
                  args=[None, dict(frame=dict(duration=120, redraw=True), fromcurrent=True)]),
             dict(label="❚❚ pause", method="animate",
                  args=[[None], dict(frame=dict(duration=0), mode="immediate")]),
         ])],
-        sliders=[dict(active=len(steps) - 1, x=0.18, y=-0.2, len=0.8,
+        sliders=[dict(active=len(steps) - 1, x=0.18, y=-0.4, len=0.8,
                       currentvalue=dict(prefix="step "),
                       steps=[dict(label=str(s), method="animate",
                                   args=[[str(s)], dict(mode="immediate",

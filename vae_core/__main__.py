@@ -1,0 +1,3 @@
+from vae_core.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,142 @@
+"""Command line: `python -m vae_core train ...` and `python -m vae_core presets`."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from vae_core import figures
+from vae_core.cache import PRESETS_DIR, cached_train, cached_train_many, default_cache_dir
+from vae_core.config import TrainConfig
+from vae_core.export import ExportError, write_pngs
+from vae_core.metrics import METRIC_INFO
+from vae_core.presets import preset_configs
+from vae_core.train import training_data
+
+DEFAULTS = TrainConfig()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m vae_core",
+        description="Train VAEs with Gaussian or mixture-of-Gaussians priors and posteriors on the "
+        "1-D toy problem of Tello Ayala & Benac (2023), compare them with the exact truth, "
+        "and write every figure as PNG.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("train", help="train one model (or load it from the cache)",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    run.add_argument("--prior", choices=["gaussian", "mog"], default=DEFAULTS.prior,
+                     help="p(z): N(0,1), or a learned equal-weight mixture of M Gaussians")
+    run.add_argument("--posterior", choices=["gaussian", "mog"], default=DEFAULTS.posterior,
+                     help="q(z|y): one Gaussian, or an equal-weight mixture of M Gaussians")
+    run.add_argument("--components", type=int, default=DEFAULTS.n_components,
+                     help="M, the number of mixture components (prior and/or posterior)")
+    run.add_argument("--noise-std", type=float, default=DEFAULTS.noise_std,
+                     help="σ of y | z ~ N(f(z), σ²), known to the model (paper: 0.1)")
+    run.add_argument("--seed", type=int, default=DEFAULTS.seed,
+                     help="seed of the initialisation and Monte Carlo noise")
+    run.add_argument("--data-seed", type=int, default=DEFAULTS.data_seed,
+                     help="seed of the training and test data")
+    run.add_argument("--steps", type=int, default=DEFAULTS.steps,
+                     help="maximum optimisation steps (training may stop earlier once converged)")
+    run.add_argument("--lr", type=float, default=DEFAULTS.lr, help="Adam's initial learning rate")
+    run.add_argument("--hidden", type=int, default=DEFAULTS.hidden,
+                     help="hidden width of the decoder and encoder MLPs")
+    run.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="y per step")
+    run.add_argument("--n-train", type=int, default=DEFAULTS.n_train, help="training set size")
+    run.add_argument("--no-early-stop", action="store_true",
+                     help="always run all --steps steps")
+    run.add_argument("--out", type=Path, default=None,
+                     help="folder for the PNG figures and metrics.csv (none: print metrics only)")
+    run.add_argument("--cache-dir", type=Path, default=None,
+                     help=f"result cache (default: $VAE_MOG_LAB_CACHE or {default_cache_dir()})")
+    run.add_argument("--no-cache", action="store_true", help="train even if a cached result exists")
+    run.add_argument("--scale", type=float, default=2.0, help="PNG pixel scale")
+    presets = commands.add_parser(
+        "presets", help="train the paper comparison presets shipped in assets/presets",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    presets.add_argument("--out", type=Path, default=PRESETS_DIR, help="folder to write them to")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    torch.set_num_threads(1)  # these tiny models are overhead-bound; see README "Performance"
+    if args.command == "presets":
+        return _build_presets(args.out)
+    return _train(args)
+
+
+def _train(args) -> int:
+    try:
+        config = TrainConfig(
+            prior=args.prior, posterior=args.posterior, n_components=args.components,
+            noise_std=args.noise_std, seed=args.seed, data_seed=args.data_seed, steps=args.steps,
+            lr=args.lr, hidden=args.hidden, batch_size=args.batch_size, n_train=args.n_train,
+            early_stop=not args.no_early_stop,
+        )
+    except ValueError as error:
+        print(f"error: {error}")
+        return 2
+    started = time.perf_counter()
+    if args.no_cache:
+        from vae_core.train import train
+
+        result, from_cache = train(config), False
+    else:
+        result, from_cache = cached_train(config, args.cache_dir)
+    source = "loaded from cache" if from_cache else f"trained in {time.perf_counter() - started:.2f} s"
+    print(f"{config.model_name}: {source}; {result.status} after {result.steps_run} steps")
+    print(f"config: {config}")
+    if result.diverged:
+        print(f"DIVERGED: {result.diverged_reason}. Try a smaller --lr or larger --noise-std.")
+        return 1
+    table = metrics_table(result.metrics)
+    print(table.to_string(index=False))
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.out / "metrics.csv", index=False)
+        try:
+            paths = write_pngs(result_figures(result), args.out, scale=args.scale)
+        except ExportError as error:
+            print(f"error: {error}")
+            return 1
+        print(f"wrote {len(paths)} PNG files and metrics.csv to {args.out}")
+    return 0
+
+
+def metrics_table(metrics: dict) -> pd.DataFrame:
+    rows = [(METRIC_INFO[k][0], metrics[k], METRIC_INFO[k][1]) for k in METRIC_INFO if k in metrics]
+    return pd.DataFrame(rows, columns=["metric", "value", "meaning"])
+
+
+def result_figures(result) -> dict:
+    """Every figure of one trained model, by file name."""
+    _, test_y = training_data(result.config)
+    noise_std = result.config.noise_std
+    return {
+        "ground_truth_decoder": figures.true_decoder_figure(),
+        "ground_truth_marginal": figures.true_marginal_figure(noise_std, test_y.numpy()),
+        "ground_truth_posterior_heatmap": figures.true_posterior_heatmap(noise_std),
+        "ground_truth_posterior_slices": figures.true_posterior_slices(noise_std),
+        "decoder": figures.decoder_figure([result]),
+        "generated_marginal": figures.generated_marginal_figure([result]),
+        "posteriors": figures.posterior_figure(result),
+        "training_curves": figures.elbo_curves_figure([result]),
+    }
+
+
+def _build_presets(directory: Path) -> int:
+    configs = preset_configs()
+    started = time.perf_counter()
+    # Entries already in `directory` for the same config are kept: delete it to rebuild all.
+    results = cached_train_many(configs, directory=directory, read_only_dirs=())
+    failed = [r for r in results if r.diverged]
+    print(f"{len(results)} presets in {directory} ({time.perf_counter() - started:.1f} s); "
+          f"{len(failed)} diverged")
+    return 0
