@@ -1,0 +1,34 @@
+"""vae-mog-lab: the table of contents. Run with `streamlit run app.py`."""
+
+import streamlit as st
+import torch
+
+import ui
+
+# These tiny models are overhead-bound: one thread is as fast as two and leaves the other core
+# for a second session (measured, see benchmarks/RESULTS.md).
+torch.set_num_threads(1)
+
+st.set_page_config(page_title="VAE-MoG lab", page_icon=":material/science:", layout="wide")
+ui.keep_widget_state()
+
+lecture_key = ui.widget_key("app", "lecture")
+if lecture_key not in st.session_state:
+    st.session_state[lecture_key] = st.query_params.get("lecture") in ("1", "true")
+st.sidebar.toggle("Lecture mode", key=lecture_key,
+                  help="Large fonts and figure text, controls collapsed, presets one click away.")
+if ui.lecture_mode():
+    st.markdown(
+        "<style>html, body, [class*='st-'] p, li, label {font-size: 1.25rem !important;}</style>",
+        unsafe_allow_html=True,
+    )
+
+page = st.navigation(
+    [
+        st.Page("pages/overview.py", title="Overview", icon=":material/school:", default=True),
+        st.Page("pages/ground_truth.py", title="Ground truth", icon=":material/functions:"),
+        st.Page("pages/train.py", title="Train & explore", icon=":material/model_training:"),
+        st.Page("pages/compare.py", title="Compare (paper)", icon=":material/compare:"),
+    ]
+)
+page.run()
