@@ -220,8 +220,12 @@ def lecture_mode() -> bool:
 
 
 def styled(fig: go.Figure) -> go.Figure:
-    """Lecture mode: figure text large enough for the back row of a lecture hall."""
+    """Lecture mode: figure text large enough for the back row of a lecture hall.
+
+    Figures are cached and shared between sessions, so lecture mode styles a copy.
+    """
     if lecture_mode():
+        fig = go.Figure(fig)
         fig.update_layout(font=dict(size=20), title_font_size=26)
         fig.update_annotations(font_size=20)
         if fig.layout.height:

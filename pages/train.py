@@ -1,0 +1,190 @@
+"""Train & explore: pick a prior and a posterior, train live, compare with the exact truth."""
+
+import streamlit as st
+
+import ui
+from vae_core import figures
+from vae_core.config import MODEL_NAMES, TrainConfig
+
+PAGE = "train"
+NOISE_LEVELS = (0.01, 0.02, 0.03, 0.05, 0.1, 0.2)
+LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+HIDDEN_WIDTHS = (8, 16, 32, 50, 100)
+KINDS = ("gaussian", "mog")
+PARAMS = {
+    "prior": ui.Param("gaussian", choices=KINDS),
+    "posterior": ui.Param("gaussian", choices=KINDS),
+    "M": ui.Param(10, low=1, high=20),
+    "noise": ui.Param(0.1, choices=NOISE_LEVELS),
+    "steps": ui.Param(2000, low=100, high=10000),
+    "lr": ui.Param(0.01, choices=LEARNING_RATES),
+    "hidden": ui.Param(50, choices=HIDDEN_WIDTHS),
+    "seed": ui.Param(0, low=0, high=9999),
+    "early": ui.Param(True),
+    "y": ui.Param("1, 0.2, 0.05, -3"),
+}
+PRESETS = {
+    "MFG-VAE (paper)": dict(prior="gaussian", posterior="gaussian", noise=0.1, lr=0.01),
+    "MoG posterior (paper)": dict(prior="gaussian", posterior="mog", M=10, noise=0.1, lr=0.01),
+    "MoG prior (paper)": dict(prior="mog", posterior="gaussian", M=10, noise=0.1, lr=0.01),
+    "Sharp data, σ = 0.03": dict(noise=0.03, lr=0.01),
+    "A diverging run": dict(prior="gaussian", posterior="mog", noise=0.01, lr=10.0),
+}
+PARTIAL_RESULTS = "train.partial_results"  # runs the user stopped: this session's only
+
+
+def apply_preset(values: dict) -> None:
+    for name, value in values.items():
+        st.session_state[ui.widget_key(PAGE, name)] = value
+
+
+def kind_label(kind: str) -> str:
+    return "Gaussian" if kind == "gaussian" else "mixture of M Gaussians"
+
+
+st.title("Train & explore")
+st.markdown("Choose a prior and a posterior, press **Train**, and compare what the VAE learns "
+            "with the exact answers. Trained settings are cached: revisiting one is instant.")
+ui.show_warnings(ui.load_page_state(PAGE, PARAMS))
+
+preset_columns = st.columns(len(PRESETS))
+for column, (label, values) in zip(preset_columns, PRESETS.items()):
+    column.button(label, on_click=apply_preset, args=(values,), width="stretch",
+                  key=f"preset.{label}")
+
+with st.expander("Controls", expanded=not ui.lecture_mode()):
+    first, second, third = st.columns(3)
+    first.radio("Prior p(z)", KINDS, key=ui.widget_key(PAGE, "prior"), format_func=kind_label,
+                horizontal=True)
+    first.radio("Posterior q(z|y)", KINDS, key=ui.widget_key(PAGE, "posterior"),
+                format_func=kind_label, horizontal=True)
+    first.slider("Components M", 1, 20, key=ui.widget_key(PAGE, "M"),
+                 help="Used by whichever of prior and posterior is a mixture.")
+    second.select_slider("Noise level σ", NOISE_LEVELS, key=ui.widget_key(PAGE, "noise"))
+    second.slider("Max. training steps", 100, 10000, step=100, key=ui.widget_key(PAGE, "steps"))
+    second.select_slider("Learning rate", LEARNING_RATES, key=ui.widget_key(PAGE, "lr"),
+                         help="Adam, cosine-decayed to a tenth. Very large values diverge.")
+    third.select_slider("Hidden width", HIDDEN_WIDTHS, key=ui.widget_key(PAGE, "hidden"))
+    third.number_input("Seed", 0, 9999, key=ui.widget_key(PAGE, "seed"))
+    third.checkbox("Stop early once converged", key=ui.widget_key(PAGE, "early"))
+    st.text_input("y values for the posterior plots", key=ui.widget_key(PAGE, "y"),
+                  help="Comma-separated; the paper uses 1, 0.2 and −3.")
+ui.save_page_state(PAGE, PARAMS)
+
+
+def value(name):
+    return ui.page_value(PAGE, name)
+
+
+config = TrainConfig(
+    prior=value("prior"), posterior=value("posterior"), n_components=value("M"),
+    noise_std=value("noise"), steps=value("steps"), lr=value("lr"), hidden=value("hidden"),
+    seed=value("seed"), early_stop=value("early"),
+)
+if config.n_components == 1 and "mog" in (config.prior, config.posterior):
+    st.info("With M = 1 a mixture is a single Gaussian: the mixture model equals its Gaussian "
+            "counterpart (except that a mixture prior's mean and scale are learned).")
+y_values, y_warning = ui.parse_y_values(value("y"))
+if y_warning:
+    st.warning(y_warning)
+
+st.subheader(MODEL_NAMES[(config.prior, config.posterior)])
+store = ui.result_store()
+result = store.get(config)
+job = store.job_for([config])
+partial = st.session_state.setdefault(PARTIAL_RESULTS, {})
+
+if result is None and job is None:
+    if config.key() in partial:
+        st.caption("Showing the run you stopped; press Train to train these settings fully.")
+    if st.button("Train", type="primary", icon=":material/play_arrow:"):
+        partial.pop(config.key(), None)
+        job = store.start([config])
+
+if job is not None:
+    if st.button("Stop", icon=":material/stop:", help="Keeps what was trained so far."):
+        job.stop_requested.set()
+    bar, chart = st.progress(0.0, text="Starting…"), st.empty()
+
+    def draw_progress(progress):
+        bar.progress(progress.step / progress.total_steps,
+                     text=f"step {progress.step} of at most {progress.total_steps}")
+        live = figures.live_elbo_figure(progress.steps, progress.train_elbo,
+                                        [config.model_name], progress.total_steps)
+        chart.plotly_chart(ui.styled(live), width="stretch", theme=None)
+
+    ui.wait_for_job(job, draw_progress)
+    bar.empty()
+    chart.empty()
+    if job.error:
+        st.error(f"Training failed: {job.error}")
+    elif job.results:
+        trained = job.results[job.configs.index(config)] if config in job.configs else None
+        if trained is not None and trained.status == "stopped":
+            partial[config.key()] = trained
+        result = store.get(config) or trained
+
+if result is None:
+    result = partial.get(config.key())
+if result is None:
+    st.info("Not trained yet: press **Train** (a default run takes a second or two).")
+    st.stop()
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def result_figures(key: str, y_values: tuple, _result):
+    """Figures of one result, built once for every session (keyed by config, status, y)."""
+    return {
+        "training_curves": figures.elbo_curves_figure([_result]),
+        "decoder": figures.decoder_figure([_result]),
+        "generated_marginal": figures.generated_marginal_figure([_result]),
+        "posteriors": figures.posterior_figure(_result, y_values),
+        "training_animation": figures.decoder_animation_figure(_result),
+    }
+
+
+stem = f"{config.prior}-prior_{config.posterior}-posterior_M{config.n_components}" \
+       f"_sigma{config.noise_std:g}_seed{config.seed}"
+if result.diverged:
+    st.error(
+        f"**Training diverged at step {result.diverged_step}**: {result.diverged_reason}. "
+        "Nothing learned after that point is meaningful, so no model figures are drawn. "
+        "Try a smaller learning rate or a larger noise level σ."
+    )
+    finite = result.history.dropna(subset=["train_elbo"])
+    if len(finite):
+        st.line_chart(finite.set_index("step")["train_elbo"], x_label="training step",
+                      y_label="train ELBO before divergence")
+    st.stop()
+
+status_text = {
+    "converged": f"converged after {result.steps_run} steps (the test ELBO stopped improving)",
+    "completed": f"ran all {result.steps_run} steps",
+    "stopped": f"stopped by you after {result.steps_run} steps: a partial model, not cached",
+}[result.status]
+st.success(f"{config.model_name}: {status_text}; training took {result.train_seconds:.1f} s.")
+with st.expander("Exact settings of this run"):
+    st.json(config.to_dict())
+
+figs = result_figures(f"{config.key()}:{result.status}:{result.steps_run}", tuple(y_values),
+                      result)
+metrics = ui.metrics_frame(result.metrics)
+left, right = st.columns([3, 2])
+with left:
+    ui.show_figure(figs["training_curves"], f"{stem}_training_curves")
+with right:
+    st.markdown("**Metrics** (exact by quadrature unless noted)")
+    st.dataframe(metrics, hide_index=True, width="stretch",
+                 column_config={"value": st.column_config.NumberColumn(format="%.4f")})
+ui.show_figure(figs["decoder"], f"{stem}_decoder")
+st.caption("Left: the decoder in the model's own latent. Middle: the same decoder on the true "
+           "latent's scale (u = F_prior(z)); it may be a mirror or a shuffle of f, since those "
+           "give the same p(y) (non-identifiability). Right: the quantile function of f_φ(z), "
+           "the part of the decoder that p(y) does pin down.")
+ui.show_figure(figs["generated_marginal"], f"{stem}_generated_marginal")
+ui.show_figure(figs["posteriors"], f"{stem}_posteriors")
+st.caption("Encoder q(z|y) (solid), the model's own exact posterior p_θ(z|y) (dashed) and the "
+           "ground-truth posterior moved onto this model's latent (black). Their gap is the "
+           "inference gap log p_θ(y) − ELBO(y) = KL(q ‖ p_θ).")
+ui.show_figure(figs["training_animation"], f"{stem}_training_animation")
+ui.download_all(figs, metrics, stem)
