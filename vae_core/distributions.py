@@ -90,10 +90,17 @@ class EqualWeightMixture:
         return torch.special.ndtr(standardised).mean(dim=-1)
 
     def support(self, n_std: float = 8.0) -> tuple[float, float]:
-        """An interval holding all but ~1e-15 of the mass: every component ± n_std scales."""
-        low = (self.locs - n_std * self.scales).min().item()
-        high = (self.locs + n_std * self.scales).max().item()
-        return low, high
+        """An interval holding all but ~1e-15 of the mass: every component ± n_std scales.
+
+        Non-finite components (a diverged member of an ensemble) are left out, so they cannot
+        spoil the grids of the others; if no component is finite, N(0, 1)'s interval.
+        """
+        low = self.locs - n_std * self.scales
+        high = self.locs + n_std * self.scales
+        finite = torch.isfinite(low) & torch.isfinite(high)
+        if not bool(finite.any()):
+            return -n_std, n_std
+        return low[finite].min().item(), high[finite].max().item()
 
 
 class StandardNormalPrior(nn.Module):

@@ -58,12 +58,16 @@ def posterior_grid(y, noise_std: float, z_grid) -> torch.Tensor:
     normaliser is p(y) up to the grid's quadrature error, which this removes.
     """
     z_grid = torch.as_tensor(z_grid, dtype=torch.float64)
-    log_lik = _log_likelihood_grid(y, z_grid, noise_std)
+    y = torch.as_tensor(y, dtype=torch.float64).reshape(-1, 1)
+    # −(y − f(z))²/2σ², in place: the constants of log N cancel in the normalisation, and
+    # fewer full-size temporaries keep 1000 y × 1000 z well under 50 ms on one core.
+    log_lik = (y - f(z_grid)).square_().mul_(-0.5 / noise_std**2)
     inside = (z_grid >= 0) & (z_grid <= 1)
-    log_lik = torch.where(inside, log_lik, torch.tensor(-math.inf, dtype=torch.float64))
-    unnormalised = torch.exp(log_lik - log_lik.max(dim=1, keepdim=True).values)
+    if not bool(inside.all()):
+        log_lik.masked_fill_(~inside, -math.inf)
+    unnormalised = log_lik.sub_(log_lik.max(dim=1, keepdim=True).values).exp_()
     mass = torch.trapezoid(unnormalised, z_grid, dim=1).unsqueeze(1)
-    return unnormalised / mass
+    return unnormalised.div_(mass)
 
 
 def marginal_moments(noise_std: float, n_nodes: int = N_QUADRATURE_NODES) -> tuple[float, float]:
