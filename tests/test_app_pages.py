@@ -1,0 +1,453 @@
+"""The Streamlit pages, driven headlessly with streamlit.testing.v1.AppTest.
+
+Each test starts from an empty result cache: VAE_MOG_LAB_CACHE points at the test's tmp_path and
+the shared in-process store (an st.cache_resource) is cleared. Training runs use 200 steps, so a
+test that trains takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # the app imports `ui` and `vae_core` from the repository root
+    sys.path.insert(0, str(REPO))
+
+import ui  # noqa: E402  (the very module the app imports, so its cache and globals are shared)
+from vae_core.train import Progress  # noqa: E402
+
+APP = REPO / "app.py"
+TIMEOUT = 120  # seconds per script run; a 200-step run takes ~2 s, a diverging one up to ~20 s
+# The page files app.py's st.navigation lists, by file name: {"train": "pages/train.py", ...}
+PAGE_FILES = {Path(path).stem: path
+              for path in re.findall(r'st\.Page\(\s*"([^"]+\.py)"', APP.read_text())}
+PAGES = {
+    "overview": PAGE_FILES["overview"],
+    "ground truth": PAGE_FILES["ground_truth"],
+    "train & explore": PAGE_FILES["train"],
+    "compare": PAGE_FILES["compare"],
+}
+# A warm re-render (caches filled, nothing to train) must feel instant; the target is 0.3 s.
+WARM_RENDER_BOUND = 1.5
+SMALL_STEPS = 200
+TRAIN_FIGURES = ("training_curves", "decoder", "generated_marginal", "posteriors",
+                 "training_animation")
+
+
+# ----- fixtures and helpers ------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def navigation_app_with_pages_folder(monkeypatch):
+    """Run app.py on every page, as `streamlit run` does once st.navigation has been called.
+
+    streamlit 1.67's AppTest resets PagesManager.uses_pages_directory to None before each run,
+    and a new PagesManager sets it to True because a `pages/` folder exists; the script runner
+    then takes the legacy multipage path and runs a switched-to page file *without* app.py (no
+    sidebar toggle, no page config). A real server sets the flag to False at the first
+    st.navigation call and keeps it; this fixture does the same for every AppTest run.
+    """
+    monkeypatch.setattr(PagesManager, "__init__", _init_without_pages_folder)
+    yield
+    PagesManager.uses_pages_directory = None
+
+
+_real_pages_manager_init = PagesManager.__init__
+
+
+def _init_without_pages_folder(self, *args, **kwargs):
+    _real_pages_manager_init(self, *args, **kwargs)
+    PagesManager.uses_pages_directory = False
+
+
+@pytest.fixture
+def train_calls(tmp_path, monkeypatch) -> list:
+    """An empty cache for this test, and a record of every call of the trainer the store uses."""
+    monkeypatch.setenv("VAE_MOG_LAB_CACHE", str(tmp_path / "cache"))
+    ui.result_store.clear()
+    calls = []
+    real_train_many = ui.train_many
+
+    def counting_train_many(configs, *args, **kwargs):
+        calls.append(list(configs))
+        return real_train_many(configs, *args, **kwargs)
+
+    monkeypatch.setattr(ui, "train_many", counting_train_many)
+    yield calls
+    ui.result_store.clear()  # the next test must not see this test's results
+
+
+def new_session(query_params: dict | None = None) -> AppTest:
+    """A fresh browser session: its first run shows the default page (overview)."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params.update(query_params or {})
+    at.run()
+    assert_no_exception(at)
+    return at
+
+
+def open_page(at: AppTest, page: str, query_params: dict | None = None) -> AppTest:
+    """Navigate to a page as a link with `?query_params` would (the URL is read on first visit)."""
+    if query_params is not None:
+        at.query_params.clear()
+        at.query_params.update(query_params)
+    at.switch_page(PAGES[page]).run()
+    assert_no_exception(at)
+    return at
+
+
+def assert_no_exception(at: AppTest) -> None:
+    assert not at.exception, "\n\n".join(
+        e.message + "\n" + "\n".join(e.stack_trace) for e in at.exception)
+
+
+def timed_rerun(at: AppTest) -> float:
+    started = time.perf_counter()
+    at.run()
+    seconds = time.perf_counter() - started
+    assert_no_exception(at)
+    return seconds
+
+
+def report(capsys, text: str) -> None:
+    with capsys.disabled():  # visible even under `pytest -q`
+        print(f"\n  {text}", end="")
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    """{chart name: figure JSON} of every st.plotly_chart drawn with a key `chart.<name>`."""
+    found = {}
+    for chart in at.get("plotly_chart"):
+        element_id = chart.proto.id
+        name = element_id.split("-chart.", 1)[1] if "-chart." in element_id else element_id
+        found[name] = json.loads(chart.proto.spec)
+    return found
+
+
+def chart_named(found: dict[str, dict], suffix: str) -> dict:
+    matches = [spec for name, spec in found.items() if name.endswith(suffix)]
+    assert len(matches) == 1, f"expected one chart named *{suffix}, got {sorted(found)}"
+    return matches[0]
+
+
+def non_finite_numbers(spec: dict) -> list[str]:
+    """Where a figure's traces (and animation frames) hold NaN, ±inf or null numbers.
+
+    Plotly serialises numpy arrays as typed arrays ({"dtype", "bdata"}) and NaN in lists as null;
+    layout is not searched (a Pause button's args are legitimately [null]).
+    """
+    bad: list[str] = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            if "bdata" in node and "dtype" in node:
+                raw = base64.b64decode(node["bdata"])
+                values = np.frombuffer(raw, dtype=np.dtype(node["dtype"]))
+                if values.dtype.kind == "f" and not np.isfinite(values).all():
+                    bad.append(f"{path}: {int((~np.isfinite(values)).sum())} of {values.size}")
+                return
+            for key, value in node.items():
+                walk(value, f"{path}.{key}")
+        elif isinstance(node, list):
+            numeric = [v for v in node if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            if numeric and len(numeric) + node.count(None) == len(node):
+                missing = node.count(None) + sum(not math.isfinite(v) for v in numeric)
+                if missing == len(node):
+                    bad.append(f"{path}: all {len(node)} values missing")
+                elif any(not math.isfinite(v) for v in numeric):
+                    bad.append(f"{path}: non-finite values")
+                return
+            for index, value in enumerate(node):
+                walk(value, f"{path}[{index}]")
+
+    walk(spec.get("data", []), "data")
+    for index, frame in enumerate(spec.get("frames", [])):
+        walk(frame.get("data", []), f"frames[{index}].data")
+    return bad
+
+
+def buttons(at: AppTest, label: str) -> list:
+    return [b for b in at.button if b.label == label]
+
+
+def train_small(at: AppTest, calls: list, steps: int = SMALL_STEPS) -> AppTest:
+    """On the train page: set `steps`, press Train and wait for the run to finish."""
+    at.slider(key="w.train.steps").set_value(steps).run()
+    assert_no_exception(at)
+    (train_button,) = buttons(at, "Train")
+    before = len(calls)
+    train_button.click().run()
+    assert_no_exception(at)
+    assert len(calls) == before + 1, "pressing Train must train exactly once"
+    return at
+
+
+# ----- every page ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_page_renders_and_rerenders_fast(page, train_calls, capsys):
+    if not (REPO / PAGES[page]).exists():
+        pytest.skip(f"{PAGES[page]} does not exist yet")
+    at = open_page(new_session(), page)
+    assert at.title, f"the {page} page draws no title"
+    warm = timed_rerun(at)
+    report(capsys, f"warm re-render of {page}: {warm:.3f} s")
+    assert warm < WARM_RENDER_BOUND
+
+
+def test_trained_train_page_rerenders_fast(train_calls, capsys):
+    at = train_small(open_page(new_session(), "train & explore"), train_calls)
+    warm = timed_rerun(at)
+    warm_again = timed_rerun(at)
+    report(capsys, f"warm re-render of train & explore with a trained model: "
+                   f"{warm:.3f} s, then {warm_again:.3f} s")
+    assert max(warm, warm_again) < WARM_RENDER_BOUND
+    assert len(train_calls) == 1
+
+
+# ----- ground truth --------------------------------------------------------------------------
+
+
+def test_ground_truth_noise_changes_figures(train_calls):
+    at = open_page(new_session(), "ground truth")
+    before = charts(at)
+    assert len(before) == 4, sorted(before)
+    assert at.query_params["noise"] == "0.1"
+
+    at.select_slider(key="w.truth.noise").set_value(0.03).run()
+    assert_no_exception(at)
+    after = charts(at)
+    assert len(after) == 4, sorted(after)
+    assert at.query_params["noise"] == "0.03"  # the URL shares the new view
+
+    assert chart_named(before, "true_decoder") == chart_named(after, "true_decoder")  # no σ in f
+    for figure in ("true_marginal", "true_posterior_heatmap", "true_posterior_slices"):
+        old = chart_named(before, f"{figure}_sigma0.1")
+        new = chart_named(after, f"{figure}_sigma0.03")
+        assert old["data"] != new["data"], f"{figure} did not change with σ"
+    for name, spec in after.items():
+        assert not non_finite_numbers(spec), (name, non_finite_numbers(spec))
+
+
+# ----- train & explore -----------------------------------------------------------------------
+
+
+def test_train_small_run_shows_figures_and_metrics(train_calls):
+    at = open_page(new_session(), "train & explore")
+    at.slider(key="w.train.steps").set_value(SMALL_STEPS).run()
+    assert_no_exception(at)
+    assert buttons(at, "Train"), "an untrained config offers a Train button"
+    assert not at.get("plotly_chart")
+    assert any("Not trained yet" in info.value for info in at.info)
+
+    train_small(at, train_calls)
+    (trained_config,) = train_calls[0]
+    assert trained_config.steps == SMALL_STEPS
+    assert at.query_params["steps"] == str(SMALL_STEPS)
+
+    assert len(at.success) == 1
+    assert "MFG-VAE" in at.success[0].value
+    assert not at.error
+    at.run()  # the run that trained drew its Train button before training
+    assert_no_exception(at)
+    assert not buttons(at, "Train"), "a trained config needs no Train button"
+    assert len(at.success) == 1
+
+    found = charts(at)
+    for figure in TRAIN_FIGURES:
+        spec = chart_named(found, f"_{figure}")
+        assert spec["data"], f"{figure} has no traces"
+        assert not non_finite_numbers(spec), (figure, non_finite_numbers(spec))
+    assert chart_named(found, "_training_animation").get("frames"), "the animation has no frames"
+
+    (metrics,) = at.dataframe
+    values = metrics.value["value"].to_numpy(dtype=float)
+    assert len(values) >= 10
+    assert np.isfinite(values).all(), metrics.value
+    assert set(metrics.value.columns) == {"metric", "value", "meaning"}
+
+
+def test_live_progress_survives_a_slow_training_step(train_calls, monkeypatch):
+    """The page polls the job every 0.3 s; when no new progress arrived in between (a slow step:
+    a diverging run, a busy server) it must not crash redrawing the same live chart."""
+    traced_train_many = ui.train_many
+
+    def slow_start(configs, on_progress=None, should_stop=None):
+        done = 25
+        on_progress(Progress(done, configs[0].steps, np.arange(1, done + 1),
+                             np.full((done, len(configs)), -1.0), list(configs)))
+        time.sleep(1.0)  # three polls see this same progress
+        return traced_train_many(configs, on_progress, should_stop)
+
+    monkeypatch.setattr(ui, "train_many", slow_start)
+    at = train_small(open_page(new_session(), "train & explore"), train_calls)
+    assert len(at.success) == 1
+
+
+def test_cached_config_is_shown_without_retraining(train_calls):
+    at = train_small(open_page(new_session(), "train & explore"), train_calls)
+    shown = at.success[0].value
+
+    at.run()  # a rerun of the same session
+    assert_no_exception(at)
+    assert len(train_calls) == 1
+    assert [s.value for s in at.success] == [shown]
+
+    # A second session opening the same settings from a shared link: shown at once.
+    other = open_page(new_session(), "train & explore", {"steps": str(SMALL_STEPS)})
+    assert not buttons(other, "Train")
+    assert [s.value for s in other.success] == [shown]
+    assert len(charts(other)) == len(TRAIN_FIGURES)
+    assert len(train_calls) == 1
+
+    # After a server restart (empty in-process store) the disk cache still has it.
+    ui.result_store.clear()
+    restarted = open_page(new_session(), "train & explore", {"steps": str(SMALL_STEPS)})
+    assert not buttons(restarted, "Train")
+    assert len(restarted.success) == 1
+    assert len(train_calls) == 1
+
+
+@pytest.fixture(scope="module")
+def diverging_run(tmp_path_factory):
+    """The train page after the "A diverging run" preset and Train, at 200 steps.
+
+    Trained once for the tests below (such a run takes ~15-25 s, mostly in the metrics).
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VAE_MOG_LAB_CACHE", str(tmp_path_factory.mktemp("diverging-cache")))
+        patch.setattr(PagesManager, "__init__", _init_without_pages_folder)
+        ui.result_store.clear()
+        at = open_page(new_session(), "train & explore")
+        at.slider(key="w.train.steps").set_value(SMALL_STEPS).run()
+        (preset,) = buttons(at, "A diverging run")
+        preset.click().run()
+        assert_no_exception(at)
+        assert at.radio(key="w.train.posterior").value == "mog"
+        assert at.select_slider(key="w.train.lr").value == 10.0
+        assert at.select_slider(key="w.train.noise").value == 0.01
+        (train_button,) = buttons(at, "Train")
+        train_button.click().run()
+        assert_no_exception(at)
+        at.run()  # as the next interaction would show it
+        assert_no_exception(at)
+        ui.result_store.clear()
+        PagesManager.uses_pages_directory = None
+    return at
+
+
+def test_diverging_preset_draws_no_broken_figures(diverging_run):
+    """Whatever the run does, the page never shows NaN figures or non-finite metrics."""
+    for name, spec in charts(diverging_run).items():
+        assert not non_finite_numbers(spec), (name, non_finite_numbers(spec))
+    for frame in diverging_run.dataframe:
+        values = frame.value["value"].to_numpy(dtype=float)
+        assert np.isfinite(values).all(), frame.value
+
+
+DIVERGING_PRESET_BUG = (
+    "BUG: the 'A diverging run' preset (lr 10, σ 0.01, MoG posterior) does not diverge: the ELBO "
+    "falls to about -1e7 but stays finite, so the run is reported as completed (or, at 2000 steps, "
+    "'converged') and its meaningless figures are drawn.")
+
+
+def test_diverging_preset_reports_divergence(diverging_run):
+    at = diverging_run
+    if not at.error and len(at.success) == 1:
+        pytest.xfail(f"{DIVERGING_PRESET_BUG} Page says: {at.success[0].value}")
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert "diverged" in message
+    assert "step" in message and any(ch.isdigit() for ch in message)
+    assert not at.success
+    assert not at.get("plotly_chart"), "a diverged run draws no model figures"
+
+
+# ----- URL state -----------------------------------------------------------------------------
+
+
+def warnings_text(at: AppTest) -> str:
+    return "\n".join(w.value for w in at.warning)
+
+
+def test_bad_query_params_warn_and_use_defaults_on_train_page(train_calls):
+    bad = {"noise": "banana", "M": "999", "prior": "cauchy", "steps": "1e9", "lr": "nan",
+           "early": "maybe", "seed": "-3", "hidden": "7"}
+    at = open_page(new_session(), "train & explore", bad)
+    text = warnings_text(at)
+    for name in bad:
+        assert f"`{name}={bad[name]}`" in text, f"no warning about {name}: {text}"
+    assert at.select_slider(key="w.train.noise").value == 0.1
+    assert at.slider(key="w.train.M").value == 10
+    assert at.radio(key="w.train.prior").value == "gaussian"
+    assert at.slider(key="w.train.steps").value == 2000
+    assert at.select_slider(key="w.train.lr").value == 0.01
+    assert at.checkbox(key="w.train.early").value is True
+    assert at.number_input(key="w.train.seed").value == 0
+    assert at.select_slider(key="w.train.hidden").value == 50
+    # The URL now holds the values in use, and the warnings do not come back on a rerun.
+    assert at.query_params["noise"] == "0.1" and at.query_params["M"] == "10"
+    at.run()
+    assert_no_exception(at)
+    assert not at.warning
+    assert not train_calls
+
+
+def test_bad_query_params_warn_and_use_defaults_on_ground_truth(train_calls):
+    at = open_page(new_session(), "ground truth", {"noise": "banana", "n": "5", "y": "abc, 2"})
+    text = warnings_text(at)
+    assert "`noise=banana`" in text and "`n=5`" in text, text
+    assert "abc" in text  # the unusable y value is named
+    assert at.select_slider(key="w.truth.noise").value == 0.1
+    assert at.number_input(key="w.truth.n").value == 1000
+    assert len(charts(at)) == 4
+
+
+def test_good_query_params_restore_the_view(train_calls):
+    at = open_page(new_session(), "train & explore",
+                   {"prior": "mog", "posterior": "mog", "M": "3", "noise": "0.03", "lr": "0.1"})
+    assert not at.warning
+    assert at.radio(key="w.train.prior").value == "mog"
+    assert at.radio(key="w.train.posterior").value == "mog"
+    assert at.slider(key="w.train.M").value == 3
+    assert at.select_slider(key="w.train.noise").value == 0.03
+    assert at.select_slider(key="w.train.lr").value == 0.1
+
+
+# ----- lecture mode --------------------------------------------------------------------------
+
+
+def test_lecture_mode_toggle(train_calls):
+    at = open_page(new_session(), "ground truth")
+    assert at.expander[0].proto.expanded
+    at.toggle(key="w.app.lecture").set_value(True).run()
+    assert_no_exception(at)
+    assert not at.expander[0].proto.expanded, "lecture mode collapses the controls"
+    assert at.query_params.get("lecture") == "1"
+    for name, spec in charts(at).items():
+        assert spec["layout"]["font"]["size"] == 20, f"{name} is not in lecture font size"
+    for page in ("overview", "train & explore", "ground truth"):
+        if (REPO / PAGES[page]).exists():
+            open_page(at, page)
+    at.toggle(key="w.app.lecture").set_value(False).run()
+    assert_no_exception(at)
+    assert at.expander[0].proto.expanded
+
+
+def test_lecture_mode_from_url(train_calls):
+    at = new_session({"lecture": "1"})
+    assert at.toggle(key="w.app.lecture").value is True
+    open_page(at, "ground truth")
+    assert at.toggle(key="w.app.lecture").value is True
