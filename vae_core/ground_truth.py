@@ -14,8 +14,8 @@ import torch
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 # Midpoint nodes on [0, 1]. f has slope at most 2, so the integrand N(y; f(z), σ²) varies on a
-# z-scale of σ/2; 4000 nodes resolve it down to σ ≈ 0.002, well below the app's smallest σ.
-N_QUADRATURE_NODES = 4000
+# z-scale of σ/2; 8000 nodes keep the midpoint error of log p(y) below ~3e-4 at σ = 0.01.
+N_QUADRATURE_NODES = 8000
 
 
 def f(z):
