@@ -116,9 +116,12 @@ def result_store() -> ResultStore:
 
 def wait_for_job(job: TrainingJob, draw_progress: Callable[[Progress], None], poll: float = 0.3):
     """Redraw progress until the job ends. A Stop click reruns the script, ending this loop."""
+    drawn = None
     while not job.done.wait(timeout=poll):
-        if job.progress is not None:
-            draw_progress(job.progress)
+        # Redrawing an identical chart twice in one run is a duplicate element to Streamlit.
+        if job.progress is not None and job.progress is not drawn:
+            drawn = job.progress
+            draw_progress(drawn)
 
 
 # ----- URL and widget state ------------------------------------------------------------------

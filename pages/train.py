@@ -47,8 +47,10 @@ st.markdown("Choose a prior and a posterior, press **Train**, and compare what t
             "with the exact answers. Trained settings are cached: revisiting one is instant.")
 ui.show_warnings(ui.load_page_state(PAGE, PARAMS))
 
-preset_columns = st.columns(len(PRESETS))
-for column, (label, values) in zip(preset_columns, PRESETS.items()):
+# Fewer, wider columns in lecture mode, where the large font would cut the labels.
+preset_columns = st.columns(3 if ui.lecture_mode() else len(PRESETS))
+for index, (label, values) in enumerate(PRESETS.items()):
+    column = preset_columns[index % len(preset_columns)]
     column.button(label, on_click=apply_preset, args=(values,), width="stretch",
                   key=f"preset.{label}")
 
@@ -94,15 +96,19 @@ result = store.get(config)
 job = store.job_for([config])
 partial = st.session_state.setdefault(PARTIAL_RESULTS, {})
 
+# Placeholders, so the Train and Stop buttons disappear once training has ended.
+train_slot, stop_slot = st.empty(), st.empty()
 if result is None and job is None:
     if config.key() in partial:
         st.caption("Showing the run you stopped; press Train to train these settings fully.")
-    if st.button("Train", type="primary", icon=":material/play_arrow:"):
+    if train_slot.button("Train", type="primary", icon=":material/play_arrow:"):
         partial.pop(config.key(), None)
         job = store.start([config])
+    if job is not None:
+        train_slot.empty()
 
 if job is not None:
-    if st.button("Stop", icon=":material/stop:", help="Keeps what was trained so far."):
+    if stop_slot.button("Stop", icon=":material/stop:", help="Keeps what was trained so far."):
         job.stop_requested.set()
     bar, chart = st.progress(0.0, text="Starting…"), st.empty()
 
@@ -114,8 +120,8 @@ if job is not None:
         chart.plotly_chart(ui.styled(live), width="stretch", theme=None)
 
     ui.wait_for_job(job, draw_progress)
-    bar.empty()
-    chart.empty()
+    for slot in (stop_slot, bar, chart):
+        slot.empty()
     if job.error:
         st.error(f"Training failed: {job.error}")
     elif job.results:
@@ -162,20 +168,21 @@ status_text = {
     "completed": f"ran all {result.steps_run} steps",
     "stopped": f"stopped by you after {result.steps_run} steps: a partial model, not cached",
 }[result.status]
-st.success(f"{config.model_name}: {status_text}; training took {result.train_seconds:.1f} s.")
+together = (f" (trained together with {result.ensemble_size - 1} other seeds)"
+            if result.ensemble_size > 1 else "")
+st.success(f"{config.model_name}: {status_text}; training took {result.train_seconds:.1f} s"
+           f"{together}.")
 with st.expander("Exact settings of this run"):
     st.json(config.to_dict())
 
 figs = result_figures(f"{config.key()}:{result.status}:{result.steps_run}", tuple(y_values),
                       result)
 metrics = ui.metrics_frame(result.metrics)
-left, right = st.columns([3, 2])
-with left:
-    ui.show_figure(figs["training_curves"], f"{stem}_training_curves")
-with right:
-    st.markdown("**Metrics** (exact by quadrature unless noted)")
-    st.dataframe(metrics, hide_index=True, width="stretch",
-                 column_config={"value": st.column_config.NumberColumn(format="%.4f")})
+ui.show_figure(figs["training_curves"], f"{stem}_training_curves")
+st.markdown("**Metrics** (exact by quadrature unless noted)")
+st.dataframe(metrics, hide_index=True, width="stretch", height=38 * (len(metrics) + 1),
+             column_config={"value": st.column_config.NumberColumn(format="%.4f"),
+                            "meaning": st.column_config.TextColumn(width="large")})
 ui.show_figure(figs["decoder"], f"{stem}_decoder")
 st.caption("Left: the decoder in the model's own latent. Middle: the same decoder on the true "
            "latent's scale (u = F_prior(z)); it may be a mirror or a shuffle of f, since those "

@@ -58,6 +58,7 @@ def save_result(result: TrainResult, directory: Path) -> Path:
             "diverged_step": result.diverged_step,
             "diverged_reason": result.diverged_reason,
             "train_seconds": result.train_seconds,
+            "ensemble_size": result.ensemble_size,
             "metrics": result.metrics,
         }
         (staging / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -95,6 +96,7 @@ def load_result(config: TrainConfig, directory: Path) -> TrainResult | None:
             diverged_step=meta["diverged_step"],
             diverged_reason=meta["diverged_reason"],
             train_seconds=float(meta["train_seconds"]),
+            ensemble_size=int(meta["ensemble_size"]),
         )
     except Exception:  # any damage at all means "not cached": the caller retrains
         return None

@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 
 from vae_core import ground_truth
 from vae_core.metrics import QUANTILE_LEVELS, y_grid
-from vae_core.train import SNAPSHOT_U, TrainResult
+from vae_core.train import EVAL_TEST_POINTS, SNAPSHOT_U, TrainResult, training_data
 
 TRUTH = "black"
 MODEL_COLORS = {
@@ -32,7 +32,7 @@ def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
         title=title,
         template="plotly_white",
         height=height,
-        margin=dict(l=60, r=20, t=70, b=120),
+        margin=dict(l=60, r=20, t=70, b=100),
         # Below the axis titles: above the plot it would collide with subplot titles.
         legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
     )
@@ -79,13 +79,17 @@ def true_posterior_heatmap(noise_std: float, n_y: int = 241, n_z: int = 301) -> 
 
 
 def true_posterior_slices(noise_std: float, y_values=PAPER_Y_VALUES) -> go.Figure:
+    """One panel per y, each on its own scale: y = 1's single spike would flatten the
+    four-mode slices inside the data if they shared an axis."""
     zs = np.linspace(0, 1, 801)
     density = ground_truth.posterior_grid(list(y_values), noise_std, zs).numpy()
-    fig = go.Figure()
-    for row, y in zip(density, y_values):
-        fig.add_scatter(x=zs, y=row, name=f"p(z | y = {y:g})")
-    fig.update_xaxes(title="latent z")
-    fig.update_yaxes(title="density p(z | y)")
+    fig = make_subplots(rows=1, cols=len(y_values),
+                        subplot_titles=[f"y = {y:g}" for y in y_values])
+    for col, row in enumerate(density, start=1):
+        fig.add_scatter(x=zs, y=row, name="ground truth p(z | y)", line_color=TRUTH,
+                        showlegend=col == 1, row=1, col=col)
+        fig.update_xaxes(title_text="latent z", row=1, col=col)
+    fig.update_yaxes(title_text="density p(z | y)", row=1, col=1)
     return _layout(fig, "Ground-truth posterior slices: up to four modes per y", 400)
 
 
@@ -114,9 +118,9 @@ def decoder_figure(results: list[TrainResult]) -> go.Figure:
         for col, (x, y) in ((2, (U_GRID, aligned)), (3, (QUANTILE_LEVELS, quantiles))):
             fig.add_scatter(x=x, y=y, name=name, line=style, legendgroup=name, showlegend=False,
                             row=1, col=col)
-    fig.update_xaxes(title_text="model latent z (central 99.8% of p(z))", row=1, col=1)
-    fig.update_xaxes(title_text="u = F_prior(z)", row=1, col=2)
-    fig.update_xaxes(title_text="quantile level t", row=1, col=3)
+    fig.update_xaxes(title_text="model latent z", row=1, col=1)
+    fig.update_xaxes(title_text="u = F(z)", row=1, col=2)
+    fig.update_xaxes(title_text="level t", row=1, col=3)
     fig.update_yaxes(title_text="f_φ(z)", row=1, col=1)
     return _layout(fig, "Decoder: learned (colour) vs ground truth (black)", 430)
 
@@ -146,8 +150,7 @@ def generated_marginal_figure(results: list[TrainResult], n_samples: int = 20000
 def posterior_figure(result: TrainResult, y_values=PAPER_Y_VALUES) -> go.Figure:
     """q(z|y) next to the model's exact p_θ(z|y) and the ground truth, one panel per y."""
     model = result.model
-    low, high = model.prior_quantile([0.0005, 0.9995])[0].tolist()
-    z = np.linspace(low - 0.5, high + 0.5, 600)
+    z = posterior_z_range(model, y_values, 600)
     q = model.posterior_density(list(y_values), z)[0].numpy()
     exact = model.exact_posterior(list(y_values), z)[0].numpy()
     truth = _true_posterior_in_model_latent(result, list(y_values), z)
@@ -166,6 +169,27 @@ def posterior_figure(result: TrainResult, y_values=PAPER_Y_VALUES) -> go.Figure:
         fig.update_xaxes(title_text="model latent z", row=1, col=col)
     fig.update_yaxes(title_text="density", row=1, col=1)
     return _layout(fig, f"Posteriors of {result.config.model_name} (seed {result.config.seed})", 400)
+
+
+def posterior_z_range(model, y_values, n_points: int) -> np.ndarray:
+    """z-points covering the prior's bulk and the mass of q(z|y) and p_θ(z|y) at every y.
+
+    Outside the data (y = 1, −3) the posteriors can sit far in the prior's tail."""
+    low, high = model.prior_quantile([0.01, 0.99])[0].tolist()
+    posterior = model.posterior(torch.tensor([list(y_values)], dtype=torch.float32))
+    locs, scales = posterior.locs.detach()[0], posterior.scales.detach()[0]
+    low = min(low, (locs - 4 * scales).min().item())
+    high = max(high, (locs + 4 * scales).max().item())
+    grid, spacing = model.latent_grid()
+    exact = model.exact_posterior(list(y_values), grid)[0] * spacing
+    cumulative = exact.cumsum(dim=-1)
+    for row in cumulative:
+        inside = torch.nonzero((row > 5e-4) & (row < 1 - 5e-4)).flatten()
+        if len(inside):
+            low = min(low, grid[inside[0]].item())
+            high = max(high, grid[inside[-1]].item())
+    pad = 0.05 * (high - low)
+    return np.linspace(low - pad, high + pad, n_points)
 
 
 def _true_posterior_in_model_latent(result, y_values, z) -> np.ndarray:
@@ -199,10 +223,27 @@ def elbo_curves_figure(results: list[TrainResult], smooth: int = 25) -> go.Figur
     true_value = results[0].metrics.get("true_test_log_likelihood") if results else None
     if true_value is not None:
         fig.add_hline(y=true_value, line=dict(color=TRUTH, dash="dot"),
-                      annotation_text="true test log p(y)")
+                      annotation_text="true test log p(y)", annotation_position="bottom left")
     fig.update_xaxes(title="training step")
-    fig.update_yaxes(title="nats per y")
+    fig.update_yaxes(title="nats per y", range=_converged_range(results, true_value))
     return _layout(fig, "Training curves", 400)
+
+
+def _converged_range(results: list[TrainResult], true_value) -> list[float] | None:
+    """A y-range for the last 90% of training: the first steps' huge negative ELBOs would
+    otherwise flatten the part worth reading."""
+    tails = []
+    for result in results:
+        history = result.history
+        tail = history[history["step"] > 0.1 * history["step"].max()]
+        tails += [tail["train_elbo"].rolling(25, min_periods=1).mean(), tail["test_log_likelihood"]]
+    values = np.concatenate([t.dropna().to_numpy() for t in tails] + [[true_value or np.nan]])
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    low, high = float(values.min()), float(values.max())
+    pad = 0.1 * (high - low) + 1e-3
+    return [low - pad, high + pad]
 
 
 def live_elbo_figure(steps: np.ndarray, train_elbo: np.ndarray, labels: list[str],
@@ -315,8 +356,7 @@ def compare_posteriors_figure(results_by_model: dict[str, list[TrainResult]],
         if result is None:
             continue
         model = result.model
-        low, high = model.prior_quantile([0.0005, 0.9995])[0].tolist()
-        z = np.linspace(low - 0.5, high + 0.5, 400)
+        z = posterior_z_range(model, y_values, 400)
         q = model.posterior_density(list(y_values), z)[0].numpy()
         exact = model.exact_posterior(list(y_values), z)[0].numpy()
         for col in range(1, len(y_values) + 1):
@@ -328,8 +368,56 @@ def compare_posteriors_figure(results_by_model: dict[str, list[TrainResult]],
                             legendgroup="q", line=dict(color=color_of(result), width=2.5),
                             row=row, col=col)
     fig.update_annotations(font_size=11)
-    return _layout(fig, "Posteriors at the paper's y values (first seed of each model)",
-                   230 * len(names) + 80)
+    fig = _layout(fig, "Posteriors at the paper's y values (first seed of each model)",
+                  230 * len(names) + 80)
+    # The default legend offset (a fraction of the plot height) leaves a gap on this tall figure.
+    return fig.update_layout(legend_y=-70 / (230 * len(names) - 110))
+
+
+def compare_training_figure(results_by_model: dict[str, list[TrainResult]],
+                            smooth: int = 25) -> go.Figure:
+    """Train ELBO of every model and seed (one legend entry per model), zoomed on the end game.
+
+    The first steps start tens of nats lower; the y-axis shows where the runs end up instead,
+    next to the exact test log-likelihood (dots) and the truth's (dotted line).
+    """
+    fig = go.Figure()
+    tails, true_value = [], None
+    for name, results in results_by_model.items():
+        drawn = [r for r in results if not r.diverged]
+        for index, result in enumerate(drawn):
+            history = result.history
+            smoothed = history["train_elbo"].rolling(smooth, min_periods=1).mean()
+            style = dict(color=color_of(result), dash=SEED_DASHES[index % len(SEED_DASHES)])
+            fig.add_scatter(x=history["step"], y=smoothed, mode="lines", line=style,
+                            name=name, legendgroup=name, showlegend=index == 0,
+                            hovertemplate=f"{name}, seed {result.config.seed}<br>"
+                                          "step %{x}: ELBO %{y:.3f}<extra></extra>")
+            evaluated = history.dropna(subset=["test_log_likelihood"])
+            fig.add_scatter(x=evaluated["step"], y=evaluated["test_log_likelihood"],
+                            mode="markers", marker=dict(color=color_of(result), size=5),
+                            name=name, legendgroup=name, showlegend=False,
+                            hovertemplate=f"{name}, seed {result.config.seed}<br>step %{{x}}: "
+                                          "exact test log p_θ(y) %{y:.3f}<extra></extra>")
+            tails.append(smoothed.to_numpy()[len(smoothed) // 4:])
+            if true_value is None:
+                # The dots average over the first EVAL_TEST_POINTS test y: so must the truth.
+                _, test_y = training_data(result.config)
+                true_value = ground_truth.log_marginal(
+                    test_y[:EVAL_TEST_POINTS], result.config.noise_std).mean().item()
+    if true_value is not None:
+        fig.add_hline(y=true_value, line=dict(color=TRUTH, dash="dot"),
+                      annotation_text=f"true log p(y), same {EVAL_TEST_POINTS} test y")
+    finite = np.concatenate(tails)[np.isfinite(np.concatenate(tails))] if tails else np.array([])
+    if finite.size:
+        low = float(np.percentile(finite, 1))
+        high = max(float(finite.max()), true_value if true_value is not None else -np.inf)
+        margin = 0.1 * (high - low) + 0.01
+        fig.update_yaxes(range=[low - margin, high + margin])
+    fig.update_xaxes(title="training step")
+    fig.update_yaxes(title="nats per y")
+    return _layout(fig, f"Training: train ELBO (lines, running mean of {smooth} steps; one "
+                        "line per seed) and exact test log p_θ(y) (dots)", 420)
 
 
 def _label(result: TrainResult, results: list[TrainResult]) -> str:

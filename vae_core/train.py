@@ -60,7 +60,8 @@ class TrainResult:
     steps_run: int = 0
     diverged_step: int | None = None
     diverged_reason: str = ""
-    train_seconds: float = 0.0
+    train_seconds: float = 0.0  # wall time of the whole ensemble this member trained in
+    ensemble_size: int = 1
 
     @property
     def diverged(self) -> bool:
@@ -219,7 +220,8 @@ def _train_ensemble(configs, on_progress, should_stop) -> list[TrainResult]:
             single.load_state_dict(weights)
         results.append(
             _member_result(config, single, member, last_step, status, elbo_log, evaluations,
-                           snapshots, diverged_reasons.get(member, ""), test_y[member], seconds)
+                           snapshots, diverged_reasons.get(member, ""), test_y[member], seconds,
+                           members)
         )
     return results
 
@@ -281,7 +283,7 @@ def _snapshot(model: VAE) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _member_result(config, single, member, last_step, status, elbo_log, evaluations, snapshots,
-                   reason, test_y, seconds) -> TrainResult:
+                   reason, test_y, seconds, ensemble_size) -> TrainResult:
     steps = np.arange(1, last_step + 1)
     history = pd.DataFrame({"step": steps, "train_elbo": elbo_log[:last_step, member].double().numpy()})
     history["test_elbo"] = np.nan
@@ -303,6 +305,7 @@ def _member_result(config, single, member, last_step, status, elbo_log, evaluati
         diverged_step=last_step if status == "diverged" else None,
         diverged_reason=reason,
         train_seconds=seconds,
+        ensemble_size=ensemble_size,
     )
     if status != "diverged":
         result.metrics = evaluate(single, config, test_y)

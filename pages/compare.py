@@ -1,0 +1,232 @@
+"""Compare (paper): the paper's three models (and the fourth combination) over several seeds,
+its Figures 2–4, and its claims C1–C5 checked with numbers."""
+
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from vae_core import claims, figures
+from vae_core.metrics import METRIC_INFO
+from vae_core.presets import DEFAULT_SEEDS, PRESET_NOISE_STDS, comparison_configs
+
+PAGE = "compare"
+NOISE_LEVELS = (0.01, 0.02, 0.03, 0.05, 0.1, 0.2)
+PARAMS = {
+    "noise": ui.Param(0.1, choices=NOISE_LEVELS),
+    "components": ui.Param(10, low=2, high=20),
+    "seeds": ui.Param(3, low=3, high=5),
+    "fourth": ui.Param(True),
+}
+VERDICT_BOX = {
+    claims.HOLDS: (st.success, ":material/check_circle:"),
+    claims.FAILS: (st.error, ":material/cancel:"),
+    claims.PARTLY: (st.warning, ":material/rule:"),
+    claims.UNKNOWN: (st.info, ":material/help:"),
+}
+VERDICT_COUNT = {  # (one claim, several claims)
+    claims.HOLDS: ("holds", "hold"),
+    claims.FAILS: ("does not hold", "do not hold"),
+    claims.PARTLY: ("partly holds", "partly hold"),
+    claims.UNKNOWN: ("cannot be decided", "cannot be decided"),
+}
+FIGURE_CAPTIONS = {
+    "decoders": "Decoders on the true latent's scale, u = F_prior(z): the truth f(u) is black. "
+                "A decoder can match f's law (p(y)) while differing from f(u) beyond f's "
+                "symmetries (claim C5).",
+    "generated_y": "The model's exact p_θ(y), i.e. the distribution of the y it generates, "
+                   "against the true p(y).",
+    "posteriors": "Encoder q(z|y) (solid) and the model's exact posterior p_θ(z|y) (dashed) at "
+                  "the paper's y = 1, 0.2, 0.05 and −3 (1 and −3 lie outside the data).",
+    "training_curves": "Training curves of every model and seed, zoomed on where the runs end "
+                       "up (the first steps start far lower). A run that ends early has "
+                       "converged (early stopping).",
+}
+STOPPED = "compare.stopped"  # session flag: this session stopped a comparison's training
+
+st.title("Compare the models (the paper's Figures 2–4)")
+st.markdown(
+    "The MFG-VAE, the MoG posterior and the MoG prior trained on the same data with several "
+    "seeds each, drawn side by side, with the paper's claims checked against the exact numbers."
+)
+ui.show_warnings(ui.load_page_state(PAGE, PARAMS))
+
+
+def use_preset(noise_std: float) -> None:
+    st.session_state[ui.widget_key(PAGE, "noise")] = noise_std
+    st.session_state[ui.widget_key(PAGE, "components")] = 10
+    st.session_state[ui.widget_key(PAGE, "seeds")] = len(DEFAULT_SEEDS)
+
+
+with st.expander("Controls", expanded=not ui.lecture_mode()):
+    noise_col, components_col, seeds_col, fourth_col = st.columns([1, 1, 1, 1.2])
+    noise_col.select_slider("Noise level σ", NOISE_LEVELS, key=ui.widget_key(PAGE, "noise"),
+                            help="σ = 0.1 is the paper's. At smaller σ, p(y) has sharp edges "
+                                 "and the models separate far more.")
+    components_col.slider("Mixture components M", 2, 20, key=ui.widget_key(PAGE, "components"),
+                          help="For whichever of prior and posterior is a mixture (paper: 10).")
+    seeds_col.slider("Seeds per model", 3, 5, key=ui.widget_key(PAGE, "seeds"),
+                     help="Every claim is checked on each seed and on the mean over seeds.")
+    fourth_col.checkbox("Add MoG prior + MoG posterior", key=ui.widget_key(PAGE, "fourth"),
+                        help="The fourth combination of prior and posterior: not in the paper.")
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.caption("Pre-trained, open instantly:")
+        for noise_std in PRESET_NOISE_STDS:
+            st.button(f"σ = {noise_std:g}, M = 10, {len(DEFAULT_SEEDS)} seeds",
+                      on_click=use_preset, args=(noise_std,), key=f"compare.preset.{noise_std:g}")
+ui.save_page_state(PAGE, PARAMS)
+
+noise_std = ui.page_value(PAGE, "noise")
+n_components = ui.page_value(PAGE, "components")
+n_seeds = ui.page_value(PAGE, "seeds")
+configs = comparison_configs(noise_std, n_components, seeds=tuple(range(n_seeds)),
+                             include_fourth=ui.page_value(PAGE, "fourth"))
+example = next(iter(configs.values()))[0]
+st.caption(
+    f"Settings of every figure and number below: σ = {noise_std:g}, M = {n_components}, seeds "
+    f"0–{n_seeds - 1}; {example.n_train} training y (data seed {example.data_seed}), MLPs "
+    f"1 → {example.hidden} → {example.hidden} → out, Adam at lr {example.lr:g} decayed to "
+    f"{example.lr / 10:g}, minibatches of {example.batch_size}, at most {example.steps} steps "
+    "with early stopping."
+)
+
+store = ui.result_store()
+results = {name: [store.get(c) for c in model_configs] for name, model_configs in configs.items()}
+missing = [c for name, model_configs in configs.items()
+           for c, result in zip(model_configs, results[name], strict=True) if result is None]
+
+
+def start_training(configs: list) -> None:
+    store.start(configs)
+
+
+def stop(job) -> None:
+    job.stop_requested.set()
+    st.session_state[STOPPED] = {c.key() for c in job.configs}
+
+
+def train_missing(missing: list, total: int) -> None:
+    """Offer to train what is missing; while a job runs, draw its progress and wait for it."""
+    st.info(f"{len(missing)} of {total} trained models for these settings are missing. "
+            f"Pre-trained: σ ∈ {{{', '.join(f'{s:g}' for s in PRESET_NOISE_STDS)}}}, M = 10, "
+            f"{len(DEFAULT_SEEDS)} seeds.", icon=":material/hourglass_empty:")
+    st.caption("Training runs on the server in the background and continues if you leave "
+               "this page; other visitors asking for the same models join it.")
+    # One slot for Train / Stop: the training run draws its Stop button in the same place, so no
+    # stale Train button lingers while the script waits for the job.
+    action = st.empty()
+    job = store.job_for(missing)
+    if job is None:
+        if any(c.key() in st.session_state.get(STOPPED, ()) for c in missing):
+            st.warning("Training was stopped. Stopped (partial) models are not shown here: the "
+                       "comparison only uses fully trained models. Train again to finish them.")
+        # Started in a callback, so the next run already finds the job and draws its progress.
+        action.button("Train missing models", type="primary", icon=":material/play_arrow:",
+                      on_click=start_training, args=(missing,), key="compare.action")
+        return
+    if job.stop_requested.is_set():
+        action.caption("Stopping after the current step…")
+    else:
+        action.button("Stop", icon=":material/stop:", on_click=stop, args=(job,),
+                      help="Ends training. Partial models are discarded from the comparison.",
+                      key="compare.action")
+    model_order = list(dict.fromkeys(c.model_name for c in job.configs))
+    bar = st.progress(0.0, text="Starting…")
+    chart = st.empty()
+    drawn = set()
+
+    def draw_progress(progress) -> None:
+        name = progress.configs[0].model_name
+        if (name, progress.step) in drawn:
+            return
+        drawn.add((name, progress.step))
+        index = model_order.index(name) if name in model_order else 0
+        fraction = (index + progress.step / progress.total_steps) / len(model_order)
+        bar.progress(min(fraction, 1.0), text=f"Training {name} ({index + 1} of "
+                     f"{len(model_order)} models, all seeds at once): step {progress.step} "
+                     f"of at most {progress.total_steps}")
+        labels = [f"{c.model_name} s{c.seed}" for c in progress.configs]
+        live = figures.live_elbo_figure(progress.steps, progress.train_elbo, labels,
+                                        progress.total_steps)
+        chart.plotly_chart(ui.styled(live), width="stretch", theme=None,
+                           key=f"compare.live.{index}.{progress.step}")
+
+    ui.wait_for_job(job, draw_progress)
+    if job.error:
+        st.error(f"Training failed: {job.error}")
+        return
+    st.rerun()
+
+
+if missing:
+    train_missing(missing, sum(len(c) for c in configs.values()))
+    st.stop()
+
+
+@dataclass
+class ComparisonView:
+    table: pd.DataFrame
+    per_seed: pd.DataFrame
+    verdicts: list
+    figures: dict
+
+
+@st.cache_resource(show_spinner="Drawing the comparison…", max_entries=16)
+def comparison_view(keys: tuple, stem: str, _results: dict) -> ComparisonView:
+    """Numbers and figures of one comparison, built once for every session (`keys` names it)."""
+    built = {
+        f"{stem}_decoders": figures.compare_decoders_figure(_results),
+        f"{stem}_generated_y": figures.compare_generated_figure(_results),
+        f"{stem}_posteriors": figures.compare_posteriors_figure(_results),
+        f"{stem}_training_curves": figures.compare_training_figure(_results, smooth=100),
+    }  # named f"{stem}_{kind}" for the PNG and ZIP downloads; kinds as in FIGURE_CAPTIONS
+    return ComparisonView(claims.metrics_summary(_results), claims.metrics_per_seed(_results),
+                          claims.check_claims(_results), built)
+
+
+stem = f"compare_sigma{noise_std:g}_M{n_components}_{n_seeds}seeds"
+keys = tuple(c.key() for model_configs in configs.values() for c in model_configs)
+view = comparison_view(keys, stem, results)
+
+diverged = [r for rs in results.values() for r in rs if r.diverged]
+if diverged:
+    st.warning(
+        "Diverged runs (not drawn, not counted in any mean):\n"
+        + "\n".join(f"- {r.config.model_name}, seed {r.config.seed}: stopped at step "
+                    f"{r.diverged_step} ({r.diverged_reason or 'no reason recorded'})"
+                    for r in diverged),
+        icon=":material/warning:")
+
+st.subheader("Metrics")
+st.dataframe(view.table, hide_index=True, width="stretch", column_config={
+    label: st.column_config.TextColumn(label, help=meaning)
+    for label, meaning in METRIC_INFO.values() if label in view.table.columns
+})
+st.caption("mean ± sample standard deviation over the seeds that did not diverge; hover a "
+           "column title for its meaning. The CSV below has every seed's raw numbers.")
+
+st.subheader("The paper's claims, checked")
+counts = {word: sum(v.verdict == word for v in view.verdicts) for word in VERDICT_BOX}
+st.markdown(f"With σ = {noise_std:g}, M = {n_components} and {n_seeds} seeds per model, of the "
+            "paper's five claims " + ", ".join(f"**{n} {VERDICT_COUNT[word][n > 1]}**"
+                                               for word, n in counts.items() if n) + ".")
+for verdict in view.verdicts:
+    box, icon = VERDICT_BOX[verdict.verdict]
+    box(f"**{verdict.id}: {verdict.verdict}.** *{verdict.claim}*\n\n"
+        + "\n".join(f"- {sentence}" for sentence in verdict.evidence), icon=icon)
+with st.expander("How the verdicts are decided"):
+    st.markdown(
+        "Each claim is split into parts. A part **holds** when the mean over the usable seeds "
+        "satisfies it *and* so do more than half of the seeds on their own; it **fails** when "
+        "neither does. A claim holds when every part holds, does not hold when every part "
+        "fails, *partly holds* otherwise, and *cannot tell* when no part could be checked "
+        "(e.g. every seed diverged). The thresholds are quoted in each sentence and justified "
+        "in `vae_core/claims.py`. The paper judged one seed per model by eye."
+    )
+
+st.subheader("Figures")
+for kind, caption in FIGURE_CAPTIONS.items():
+    st.caption(caption)
+    ui.show_figure(view.figures[f"{stem}_{kind}"], f"{stem}_{kind}")
+ui.download_all(view.figures, view.per_seed, stem)
