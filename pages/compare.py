@@ -113,14 +113,14 @@ def train_missing(missing: list, total: int) -> None:
             f"{len(DEFAULT_SEEDS)} seeds.", icon=":material/hourglass_empty:")
     st.caption("Training runs on the server in the background and continues if you leave "
                "this page; other visitors asking for the same models join it.")
+    job = store.job_for(missing)
+    if job is None and any(c.key() in st.session_state.get(STOPPED, ()) for c in missing):
+        st.warning("Training was stopped. Stopped (partial) models are not shown here: the "
+                   "comparison only uses fully trained models. Train again to finish them.")
     # One slot for Train / Stop: the training run draws its Stop button in the same place, so no
     # stale Train button lingers while the script waits for the job.
     action = st.empty()
-    job = store.job_for(missing)
     if job is None:
-        if any(c.key() in st.session_state.get(STOPPED, ()) for c in missing):
-            st.warning("Training was stopped. Stopped (partial) models are not shown here: the "
-                       "comparison only uses fully trained models. Train again to finish them.")
         # Started in a callback, so the next run already finds the job and draws its progress.
         action.button("Train missing models", type="primary", icon=":material/play_arrow:",
                       on_click=start_training, args=(missing,), key="compare.action")
@@ -174,7 +174,8 @@ class ComparisonView:
 
 @st.cache_resource(show_spinner="Drawing the comparison…", max_entries=16)
 def comparison_view(keys: tuple, stem: str, _results: dict) -> ComparisonView:
-    """Numbers and figures of one comparison, built once for every session (`keys` names it)."""
+    """Numbers and figures of one comparison, built once for every session (`keys` names it:
+    each result's config key, status and length, so a replaced result is never served stale)."""
     built = {
         f"{stem}_decoders": figures.compare_decoders_figure(_results),
         f"{stem}_generated_y": figures.compare_generated_figure(_results),
@@ -186,7 +187,7 @@ def comparison_view(keys: tuple, stem: str, _results: dict) -> ComparisonView:
 
 
 stem = f"compare_sigma{noise_std:g}_M{n_components}_{n_seeds}seeds"
-keys = tuple(c.key() for model_configs in configs.values() for c in model_configs)
+keys = tuple((r.config.key(), r.status, r.steps_run) for rs in results.values() for r in rs)
 view = comparison_view(keys, stem, results)
 
 diverged = [r for rs in results.values() for r in rs if r.diverged]

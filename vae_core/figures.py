@@ -302,10 +302,20 @@ def decoder_animation_figure(result: TrainResult) -> go.Figure:
 # ----- comparison of models (the paper's Figures 2–4) ------------------------------------------
 
 
+def _wrapped(name: str) -> str:
+    """A model name on two lines, so four panel titles fit side by side (also in lecture mode)."""
+    for separator in (" (", " + "):
+        if separator in name:
+            head, tail = name.split(separator, 1)
+            return f"{head}<br>{separator.strip()}{' ' if separator == ' + ' else ''}{tail}"
+    return name
+
+
 def compare_decoders_figure(results_by_model: dict[str, list[TrainResult]]) -> go.Figure:
     """Aligned decoders of every model and seed, one panel per model, truth in each."""
     names = list(results_by_model)
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, shared_yaxes=True)
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=[_wrapped(n) for n in names],
+                        shared_yaxes=True)
     for col, name in enumerate(names, start=1):
         fig.add_scatter(x=U_GRID, y=ground_truth.f(U_GRID), name="ground truth f(u)",
                         line_color=TRUTH, showlegend=col == 1, row=1, col=col)
@@ -318,7 +328,8 @@ def compare_decoders_figure(results_by_model: dict[str, list[TrainResult]]) -> g
                             showlegend=False, row=1, col=col)
         fig.update_xaxes(title_text="u = F_prior(z)", row=1, col=col)
     fig.update_yaxes(title_text="f_φ(F⁻¹(u))", row=1, col=1)
-    return _layout(fig, "Learned decoders on the true latent's scale (one line per seed)", 400)
+    fig = _layout(fig, "Learned decoders on the true latent's scale (one line per seed)", 420)
+    return fig.update_layout(margin_t=125)  # room for the two-line panel titles
 
 
 def compare_generated_figure(results_by_model: dict[str, list[TrainResult]]) -> go.Figure:
@@ -328,7 +339,8 @@ def compare_generated_figure(results_by_model: dict[str, list[TrainResult]]) -> 
     noise_std = any_result.config.noise_std
     grid = np.linspace(-0.2 - 3 * noise_std, 0.45 + 3 * noise_std, 500)
     truth = torch.exp(ground_truth.log_marginal(grid, noise_std)).numpy()
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, shared_yaxes=True)
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=[_wrapped(n) for n in names],
+                        shared_yaxes=True)
     for col, name in enumerate(names, start=1):
         fig.add_scatter(x=grid, y=truth, name="ground truth p(y)", showlegend=col == 1,
                         line=dict(color=TRUTH, width=3), row=1, col=col)
@@ -341,37 +353,63 @@ def compare_generated_figure(results_by_model: dict[str, list[TrainResult]]) -> 
                             row=1, col=col)
         fig.update_xaxes(title_text="y", row=1, col=col)
     fig.update_yaxes(title_text="exact p_θ(y)", row=1, col=1)
-    return _layout(fig, "Marginal likelihood of each model vs the truth", 380)
+    fig = _layout(fig, "Marginal likelihood of each model vs the truth", 400)
+    return fig.update_layout(margin_t=125)  # room for the two-line panel titles
 
 
 def compare_posteriors_figure(results_by_model: dict[str, list[TrainResult]],
                               y_values=PAPER_Y_VALUES) -> go.Figure:
     """q(z|y) (solid) and exact p_θ(z|y) (dashed) of the first seed: models × y values."""
     names = list(results_by_model)
-    titles = [f"{name}, y = {y:g}" for name in names for y in y_values]
+    titles = [f"y = {y:g}" for _ in names for y in y_values]
     fig = make_subplots(rows=len(names), cols=len(y_values), subplot_titles=titles,
                         vertical_spacing=0.12)
     for row, name in enumerate(names, start=1):
+        fig.update_yaxes(title_text=_wrapped(name), row=row, col=1)
         result = next((r for r in results_by_model[name] if not r.diverged), None)
         if result is None:
             continue
         model = result.model
-        z = posterior_z_range(model, y_values, 400)
-        q = model.posterior_density(list(y_values), z)[0].numpy()
-        exact = model.exact_posterior(list(y_values), z)[0].numpy()
-        for col in range(1, len(y_values) + 1):
+        # Each panel gets its own z-grid where its two densities have mass: a grid shared by
+        # the row would also span far-out posteriors at other y and squash these to spikes.
+        for col, (low, high) in enumerate(_posterior_ranges(model, y_values), start=1):
+            y, z = y_values[col - 1], np.linspace(low, high, 400)
+            q = model.posterior_density([y], z)[0, 0].numpy()
+            exact = model.exact_posterior([y], z)[0, 0].numpy()
             first = row == 1 and col == 1
-            fig.add_scatter(x=z, y=exact[col - 1], name="exact p_θ(z|y)", showlegend=first,
+            fig.add_scatter(x=z, y=exact, name="exact p_θ(z|y)", showlegend=first,
                             legendgroup="e", line=dict(color="#ff7f0e", dash="dash"),
                             row=row, col=col)
-            fig.add_scatter(x=z, y=q[col - 1], name="encoder q(z|y)", showlegend=first,
+            fig.add_scatter(x=z, y=q, name="encoder q(z|y)", showlegend=first,
                             legendgroup="q", line=dict(color=color_of(result), width=2.5),
                             row=row, col=col)
-    fig.update_annotations(font_size=11)
+    fig.update_annotations(font_size=12)
     fig = _layout(fig, "Posteriors at the paper's y values (first seed of each model)",
                   230 * len(names) + 80)
     # The default legend offset (a fraction of the plot height) leaves a gap on this tall figure.
-    return fig.update_layout(legend_y=-70 / (230 * len(names) - 110))
+    return fig.update_layout(legend_y=-70 / (230 * len(names) - 110), margin_l=90)
+
+
+def _posterior_ranges(model, y_values) -> list[tuple[float, float]]:
+    """Per y: the z-interval holding q(z|y) (every component ± 4 scales) and all but 1e-3 of
+    p_θ(z|y) (located on the model's fine latent grid), padded by 10 %."""
+    posterior = model.posterior(torch.tensor([list(y_values)], dtype=torch.float32))
+    locs = posterior.locs.detach()[0].double().reshape(len(y_values), -1)
+    scales = posterior.scales.detach()[0].double().reshape(len(y_values), -1)
+    grid, spacing = model.latent_grid()
+    cumulative = (model.exact_posterior(list(y_values), grid)[0] * spacing).cumsum(dim=-1)
+    ranges = []
+    for index in range(len(y_values)):
+        low = (locs[index] - 4 * scales[index]).min().item()
+        high = (locs[index] + 4 * scales[index]).max().item()
+        inside = torch.nonzero((cumulative[index] > 5e-4)
+                               & (cumulative[index] < 1 - 5e-4)).flatten()
+        if len(inside):
+            low = min(low, grid[inside[0]].item() - spacing)
+            high = max(high, grid[inside[-1]].item() + spacing)
+        pad = 0.1 * (high - low)
+        ranges.append((low - pad, high + pad))
+    return ranges
 
 
 def compare_training_figure(results_by_model: dict[str, list[TrainResult]],

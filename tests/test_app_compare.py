@@ -1,0 +1,133 @@
+"""The Compare page in Streamlit's AppTest: presets open without training, URL state, controls."""
+
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # the app imports `ui` and `vae_core` from the repository root
+    sys.path.insert(0, str(REPO))
+
+import ui  # noqa: E402  (the module the app imports: its result store is the one cleared here)
+from vae_core.cache import PRESETS_DIR  # noqa: E402
+
+APP = REPO / "app.py"
+PAGE = "pages/compare.py"
+
+
+@pytest.fixture(autouse=True)
+def empty_cache(tmp_path, monkeypatch):
+    """Only the shipped presets: nothing from the user's own cache."""
+    monkeypatch.setenv("VAE_MOG_LAB_CACHE", str(tmp_path / "cache"))
+    ui.result_store.clear()
+    yield
+    ui.result_store.clear()
+
+
+def open_compare(**query) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params.update(query)  # a shared link: read on the page's first visit
+    at.run()  # the default page (overview) first, as in a browser, so app.py's sidebar runs
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(elements) -> str:
+    return " ".join(str(e.value) for e in elements)
+
+
+def test_presets_render_instantly_without_training():
+    assert any(PRESETS_DIR.glob("*-v1")), "no presets: run `python -m vae_core presets`"
+    at = open_compare()
+    assert not at.get("progress"), "the default view must not train"
+    assert not ui.result_store().jobs
+    assert not any("Train missing" in b.label for b in at.button)
+    assert len(at.get("plotly_chart")) == 4
+    boxes = texts(at.success) + texts(at.error) + texts(at.warning) + texts(at.info)
+    for claim in ("C1", "C2", "C3", "C4", "C5"):
+        assert f"**{claim}: " in boxes
+    table = at.dataframe[0].value
+    assert len(table) == 4 and table["model"].iloc[0] == "MFG-VAE"
+
+
+def test_bad_url_parameter_warns_and_uses_the_default():
+    at = open_compare(noise="banana", components="99")
+    warnings = texts(at.warning)
+    assert "noise=banana" in warnings and "components=99" in warnings
+    assert at.select_slider(key=ui.widget_key("compare", "noise")).value == 0.1
+    assert at.slider(key=ui.widget_key("compare", "components")).value == 10
+
+
+def test_settings_without_presets_offer_training_and_do_not_start_it():
+    at = open_compare()
+    at.slider(key=ui.widget_key("compare", "components")).set_value(7).run()
+    assert not at.exception
+    assert any(b.label == "Train missing models" for b in at.button)
+    assert "12 of 12 trained models" in texts(at.info)
+    assert not at.get("progress") and not ui.result_store().jobs
+    assert at.query_params.get("components") == "7"
+
+
+@pytest.mark.parametrize("fourth", [True, False])
+def test_every_noise_level_renders_without_exception(fourth):
+    at = open_compare()
+    at.checkbox(key=ui.widget_key("compare", "fourth")).set_value(fourth).run()
+    for noise in (0.01, 0.02, 0.03, 0.05, 0.1, 0.2):
+        for seeds in (3, 5):
+            at.select_slider(key=ui.widget_key("compare", "noise")).set_value(noise)
+            at.slider(key=ui.widget_key("compare", "seeds")).set_value(seeds).run()
+            assert not at.exception, (noise, seeds, fourth)
+    assert not ui.result_store().jobs
+
+
+def chart_heights(at: AppTest) -> list[int]:
+    return [json.loads(chart.proto.spec)["layout"]["height"] for chart in at.get("plotly_chart")]
+
+
+def test_lecture_mode_collapses_controls_and_leaves_the_shared_figures_alone():
+    lecture = open_compare(lecture="1")
+    assert not lecture.expander[0].proto.expanded
+    # The figures are cached for every session: a lecture session must restyle copies, or the
+    # next session would inherit (and each rerun compound) the lecture sizes.
+    plain = open_compare()
+    assert plain.expander[0].proto.expanded
+    assert chart_heights(lecture) == [int(h * 1.25) for h in chart_heights(plain)]
+
+
+def test_a_diverged_seed_is_listed_not_drawn_and_not_counted():
+    from vae_core.presets import comparison_configs
+
+    config = comparison_configs()["MoG-VAE (MoG posterior)"][1]
+    preset = ui.result_store().get(config)
+    ui.result_store().results[config.key()] = dataclasses.replace(
+        preset, status="diverged", steps_run=412, diverged_step=412, metrics={},
+        diverged_reason="the ELBO became nan at step 412")
+    at = open_compare()
+    warnings = texts(at.warning)
+    assert "MoG-VAE (MoG posterior), seed 1: stopped at step 412 (the ELBO became nan" in warnings
+    table = at.dataframe[0].value.set_index("model")
+    assert table.loc["MoG-VAE (MoG posterior)", "diverged"] == 1
+    assert table.loc["MoG-VAE (MoG posterior)", "seeds used"] == "2 of 3"
+    assert "Training diverged in 1 of 3 seeds" in texts(at.success) + warnings + texts(at.error)
+    decoders = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                    if "decoders" in c.proto.id)
+    drawn = [t for t in decoders["data"] if t.get("xaxis") == "x2" and t["name"] != "ground truth f(u)"]
+    assert [t["name"] for t in drawn] == ["seed 0", "seed 2"]
+
+
+def test_warm_rerender_is_fast():
+    at = open_compare()
+    at.run()
+    started = time.perf_counter()
+    at.run()
+    seconds = time.perf_counter() - started
+    print(f"warm re-render of the Compare page: {seconds:.3f} s (target ≤ 0.3 s)")
+    assert not at.exception
+    assert seconds < 1.5
