@@ -14,7 +14,7 @@ if str(REPO) not in sys.path:  # the app imports `ui` and `vae_core` from the re
     sys.path.insert(0, str(REPO))
 
 import ui  # noqa: E402  (the module the app imports: its result store is the one cleared here)
-from vae_core.cache import PRESETS_DIR  # noqa: E402
+from vae_core.cache import FORMAT_VERSION, PRESETS_DIR  # noqa: E402
 
 APP = REPO / "app.py"
 PAGE = "pages/compare.py"
@@ -44,7 +44,7 @@ def texts(elements) -> str:
 
 
 def test_presets_render_instantly_without_training():
-    assert any(PRESETS_DIR.glob("*-v1")), "no presets: run `python -m vae_core presets`"
+    assert any(PRESETS_DIR.glob(f"*-v{FORMAT_VERSION}")), "no presets: run `python -m vae_core presets`"
     at = open_compare()
     assert not at.get("progress"), "the default view must not train"
     assert not ui.result_store().jobs

@@ -61,6 +61,10 @@ class TrainConfig:
         problems = self.problems()
         if problems:
             raise ValueError("; ".join(problems))
+        if self.prior == "gaussian" and self.posterior == "gaussian":
+            # M plays no part in MFG-VAE: one canonical value gives one cache entry, so moving
+            # the M slider never retrains an identical model.
+            object.__setattr__(self, "n_components", 1)
 
     def problems(self) -> list[str]:
         """Human-readable reasons this config cannot be trained (empty if fine)."""
