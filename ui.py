@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -18,7 +18,7 @@ from vae_core.cache import PRESETS_DIR, lookup, save_result
 from vae_core.config import TrainConfig
 from vae_core.export import ExportError, chrome_path, figure_to_png, figures_to_zip
 from vae_core.metrics import METRIC_INFO
-from vae_core.train import Progress, TrainResult, train_many
+from vae_core.training import Progress, TrainResult, train_many
 
 REPO = Path(__file__).resolve().parent
 STATE_PREFIX = "w."  # widget keys that must survive page switches (see keep_widget_state)

@@ -5,7 +5,7 @@
 
 The paper comparison: MFG-VAE, MoG posterior, MoG prior; M = 10, σ = 0.1, seeds 0-2 (9 models),
 default TrainConfig otherwise. (a) benchmarks/reference_trainer.py trains them one at a time for a
-fixed number of steps at constant lr; (b) vae_core.train.train_many trains them as three batched
+fixed number of steps at constant lr; (b) vae_core.training.train_many trains them as three batched
 ensembles with its cosine schedule and early stopping.
 
 Every measurement runs in its own fresh Python process (this file with --worker ...), so each
@@ -46,7 +46,7 @@ import torch  # noqa: E402
 from benchmarks.reference_trainer import DEFAULT_REFERENCE_STEPS, train_reference  # noqa: E402
 from vae_core import ground_truth  # noqa: E402
 from vae_core.config import TrainConfig  # noqa: E402
-from vae_core.train import train, train_many, training_data  # noqa: E402
+from vae_core.training import train, train_many, training_data  # noqa: E402
 
 MODELS = [("gaussian", "gaussian"), ("gaussian", "mog"), ("mog", "gaussian")]
 SEEDS = (0, 1, 2)
@@ -282,7 +282,7 @@ def build_report(info, args, refs, projs, single, profile, sweep, default_thread
 
     lines = []
     add = lines.append
-    add("# Training benchmark: vae_core.train.train_many vs a plain PyTorch loop")
+    add("# Training benchmark: vae_core.training.train_many vs a plain PyTorch loop")
     add("")
     add("Written by `python benchmarks/bench_train.py` (GitHub issue \"Fast training: a benchmark "
         "against a plain PyTorch loop\"). Overwritten on every run.")
@@ -319,7 +319,7 @@ def build_report(info, args, refs, projs, single, profile, sweep, default_thread
     add("")
     add(f"- **reference** (`benchmarks/reference_trainer.py`): one model at a time, nn.Sequential, "
         f"torch.distributions, Adam at constant lr {c.lr}, a fixed {args.ref_steps} steps, eager.")
-    add("- **project** (`vae_core.train.train_many`): the 9 configs as three batched 3-member "
+    add("- **project** (`vae_core.training.train_many`): the 9 configs as three batched 3-member "
         f"ensembles, cosine lr {c.lr} → {c.lr / 10:g} over at most {c.steps} steps, early stopping "
         "on the test ELBO; its wall time includes what the app gets for free: history "
         "evaluations, decoder snapshots and the full set of exact diagnostics "

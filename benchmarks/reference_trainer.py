@@ -1,4 +1,4 @@
-"""A plain PyTorch reference trainer: the yardstick `vae_core.train.train_many` is measured against.
+"""A plain PyTorch reference trainer: the yardstick `vae_core.training.train_many` is measured against.
 
 What a straightforward user would write from SCIENCE.md §2, one model at a time:
 - `nn.Sequential` MLPs with tanh: decoder 1 → H → H → 1, encoder 1 → H → H → 2M
@@ -34,7 +34,7 @@ from torch.distributions import Categorical, MixtureSameFamily, Normal
 from vae_core.config import TrainConfig
 from vae_core.distributions import POSTERIOR_SCALE_BOUNDS, PRIOR_SCALE_BOUNDS
 from vae_core.model import VAE
-from vae_core.train import training_data
+from vae_core.training import training_data
 
 # Measured by the sweep in every full run of benchmarks/bench_train.py (see RESULTS.md): at the
 # default settings (constant lr 0.01, minibatches of 250), every model of the paper comparison

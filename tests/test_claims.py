@@ -7,7 +7,7 @@ import pytest
 from vae_core import claims
 from vae_core.claims import BOTH, FAILS, HOLDS, MFG, MOG_POSTERIOR, MOG_PRIOR, PARTLY, UNKNOWN
 from vae_core.config import TrainConfig
-from vae_core.train import TrainResult
+from vae_core.training import TrainResult
 
 KINDS = {MFG: ("gaussian", "gaussian"), MOG_POSTERIOR: ("gaussian", "mog"),
          MOG_PRIOR: ("mog", "gaussian"), BOTH: ("mog", "mog")}

@@ -1,4 +1,4 @@
-"""Training (vae_core.train): convergence, divergence, determinism, ensembles, callbacks."""
+"""Training (vae_core.training): convergence, divergence, determinism, ensembles, callbacks."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from conftest import COMBINATION_IDS, COMBINATIONS
 
 from vae_core import TrainConfig, train, train_many
 
-# `vae_core.train` the attribute is the function (re-exported by vae_core/__init__.py), so
+# `vae_core.training` the attribute is the function (re-exported by vae_core/__init__.py), so
 # the module has to be fetched by name.
-train_module = importlib.import_module("vae_core.train")
+train_module = importlib.import_module("vae_core.training")
 
-HISTORY_COLUMNS = ["step", "train_elbo", "test_elbo", "test_log_likelihood"]
+HISTORY_COLUMNS = ["step", "train_elbo", "validation_elbo", "validation_log_likelihood"]
 # SCIENCE.md: at σ = 0.1 p(y) is a smooth bump that every one of the four models can fit.
 LIKELIHOOD_TOLERANCE = 0.05
 
@@ -60,10 +60,10 @@ def test_default_training_reaches_the_true_likelihood(default_results, prior, po
     # ELBO ≤ log p_θ(y) for every y. test_elbo averages 1000 y × 10 draws per component; its
     # per-draw sd is < 1 nat here (see test_model_exact), so its SE is < 0.01 nats: 5 SE.
     assert metrics["inference_gap"] > -0.05, metrics
-    # The history's exact test log-likelihood is evaluated on a test subset; it must be finite
+    # The history's exact log-likelihood is evaluated on the validation set; it must be finite
     # wherever it was recorded, and the train ELBO finite at every step.
     assert np.all(np.isfinite(result.history["train_elbo"]))
-    recorded = result.history["test_log_likelihood"].dropna()
+    recorded = result.history["validation_log_likelihood"].dropna()
     assert len(recorded) >= 1 and np.all(np.isfinite(recorded))
 
 

@@ -3,6 +3,6 @@ fast batched training, exact diagnostics, a disk cache and Plotly figures. Never
 
 from vae_core.config import MODEL_NAMES, TrainConfig
 from vae_core.model import VAE
-from vae_core.train import Progress, TrainResult, train, train_many
+from vae_core.training import Progress, TrainResult, train, train_many
 
 __all__ = ["MODEL_NAMES", "TrainConfig", "VAE", "Progress", "TrainResult", "train", "train_many"]

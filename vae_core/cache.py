@@ -19,12 +19,12 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from vae_core.config import TrainConfig
-from vae_core.train import TrainResult, build_model, train, train_many
+from vae_core.training import TrainResult, build_model, train, train_many
 
 # Bumped whenever stored results would differ: format or training semantics (v2: patience-based
 # early stop, explosion = divergence, ensemble_size).
 FORMAT_VERSION = 2
-HISTORY_COLUMNS = ("step", "train_elbo", "test_elbo", "test_log_likelihood")
+HISTORY_COLUMNS = ("step", "train_elbo", "validation_elbo", "validation_log_likelihood")
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "assets" / "presets"
 
 

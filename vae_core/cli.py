@@ -15,7 +15,7 @@ from vae_core.config import TrainConfig
 from vae_core.export import ExportError, write_pngs
 from vae_core.metrics import METRIC_INFO
 from vae_core.presets import preset_configs
-from vae_core.train import training_data
+from vae_core.training import training_data
 
 DEFAULTS = TrainConfig()
 
@@ -85,7 +85,7 @@ def _train(args) -> int:
         return 2
     started = time.perf_counter()
     if args.no_cache:
-        from vae_core.train import train
+        from vae_core.training import train
 
         result, from_cache = train(config), False
     else:

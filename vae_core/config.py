@@ -37,8 +37,10 @@ LIMITS = {
 class TrainConfig:
     """Everything that determines a trained model. Same config → same numbers.
 
-    Defaults were chosen by measurement (see README "Training defaults"): Adam on minibatches of 250 at
-    lr 0.01 decayed to 0.001 converges every one of the four models at σ = 0.1 in ≤ 2000 steps.
+    Defaults were chosen by measurement (README "Training defaults"): minibatches of 100 and
+    lr 0.01 cosine-decayed over 1000 steps bring all 9 models of the paper comparison at σ = 0.1
+    within 0.005 nats of the true test log-likelihood, twice as fast as batches of 250 over
+    2000 steps (which left two MoG-prior seeds 0.03 nats short).
     """
 
     prior: str = "gaussian"  # "gaussian": N(0, 1); "mog": learned (1/M) Σ N(μᵢ, σᵢ²)
@@ -48,13 +50,13 @@ class TrainConfig:
     n_train: int = 1000
     n_test: int = 1000
     hidden: int = 50  # width H of the 1 → H → H → out MLPs (decoder and encoder)
-    steps: int = 2000  # maximum optimisation steps
-    batch_size: int = 250  # y per step (minibatches drawn with replacement)
+    steps: int = 1000  # maximum optimisation steps (the cosine schedule spans them)
+    batch_size: int = 100  # y per step (minibatches drawn with replacement)
     lr: float = 0.01  # Adam's initial learning rate; cosine-decayed to lr / 10
     samples_per_component: int = 1  # z-samples per y and posterior component per step
     seed: int = 0  # initialisation and Monte Carlo noise
     data_seed: int = 0  # the training and test data
-    early_stop: bool = True  # stop once the train ELBO stops improving
+    early_stop: bool = True  # stop once the validation ELBO stops improving
     eval_every: int = 100  # steps between test evaluations and decoder snapshots
 
     def __post_init__(self):
@@ -89,7 +91,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
+    def from_dict(cls, values: dict) -> TrainConfig:
         known = {field.name for field in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
 
@@ -102,5 +104,5 @@ class TrainConfig:
         """Configs equal in everything but seeds and noise level train together as one ensemble."""
         return dataclasses.astuple(dataclasses.replace(self, seed=0, data_seed=0, noise_std=0.1))
 
-    def replace(self, **changes) -> "TrainConfig":
+    def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)

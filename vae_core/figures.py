@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 
 from vae_core import ground_truth
 from vae_core.metrics import QUANTILE_LEVELS, y_grid
-from vae_core.train import EVAL_TEST_POINTS, SNAPSHOT_U, TrainResult, training_data
+from vae_core.training import SNAPSHOT_U, VALIDATION_POINTS, TrainResult, validation_data
 
 TRUTH = "black"
 MODEL_COLORS = {
@@ -216,14 +216,17 @@ def elbo_curves_figure(results: list[TrainResult], smooth: int = 25) -> go.Figur
         smoothed = history["train_elbo"].rolling(smooth, min_periods=1).mean()
         fig.add_scatter(x=history["step"], y=smoothed, name=f"train ELBO: {name}",
                         line=dict(color=color), legendgroup=name)
-        evaluated = history.dropna(subset=["test_log_likelihood"])
-        fig.add_scatter(x=evaluated["step"], y=evaluated["test_log_likelihood"], mode="markers",
-                        name=f"exact test log p_θ(y): {name}", marker=dict(color=color, size=6),
+        evaluated = history.dropna(subset=["validation_log_likelihood"])
+        fig.add_scatter(x=evaluated["step"], y=evaluated["validation_log_likelihood"], mode="markers",
+                        name=f"exact validation log p_θ(y): {name}", marker=dict(color=color, size=6),
                         legendgroup=name)
-    true_value = results[0].metrics.get("true_test_log_likelihood") if results else None
-    if true_value is not None:
+    true_value = None
+    if results:
+        config = results[0].config
+        true_value = ground_truth.log_marginal(validation_data(config), config.noise_std).mean().item()
         fig.add_hline(y=true_value, line=dict(color=TRUTH, dash="dot"),
-                      annotation_text="true test log p(y)", annotation_position="bottom left")
+                      annotation_text="true log p(y) of the validation y",
+                      annotation_position="bottom left")
     fig.update_xaxes(title="training step")
     fig.update_yaxes(title="nats per y", range=_converged_range(results, true_value))
     return _layout(fig, "Training curves", 400)
@@ -236,7 +239,7 @@ def _converged_range(results: list[TrainResult], true_value) -> list[float] | No
     for result in results:
         history = result.history
         tail = history[history["step"] > 0.1 * history["step"].max()]
-        tails += [tail["train_elbo"].rolling(25, min_periods=1).mean(), tail["test_log_likelihood"]]
+        tails += [tail["train_elbo"].rolling(25, min_periods=1).mean(), tail["validation_log_likelihood"]]
     values = np.concatenate([t.dropna().to_numpy() for t in tails] + [[true_value or np.nan]])
     values = values[np.isfinite(values)]
     if values.size == 0:
@@ -431,21 +434,20 @@ def compare_training_figure(results_by_model: dict[str, list[TrainResult]],
                             name=name, legendgroup=name, showlegend=index == 0,
                             hovertemplate=f"{name}, seed {result.config.seed}<br>"
                                           "step %{x}: ELBO %{y:.3f}<extra></extra>")
-            evaluated = history.dropna(subset=["test_log_likelihood"])
-            fig.add_scatter(x=evaluated["step"], y=evaluated["test_log_likelihood"],
+            evaluated = history.dropna(subset=["validation_log_likelihood"])
+            fig.add_scatter(x=evaluated["step"], y=evaluated["validation_log_likelihood"],
                             mode="markers", marker=dict(color=color_of(result), size=5),
                             name=name, legendgroup=name, showlegend=False,
                             hovertemplate=f"{name}, seed {result.config.seed}<br>step %{{x}}: "
-                                          "exact test log p_θ(y) %{y:.3f}<extra></extra>")
+                                          "exact validation log p_θ(y) %{y:.3f}<extra></extra>")
             tails.append(smoothed.to_numpy()[len(smoothed) // 4:])
             if true_value is None:
-                # The dots average over the first EVAL_TEST_POINTS test y: so must the truth.
-                _, test_y = training_data(result.config)
+                # The dots average over the validation y: so must the truth.
                 true_value = ground_truth.log_marginal(
-                    test_y[:EVAL_TEST_POINTS], result.config.noise_std).mean().item()
+                    validation_data(result.config), result.config.noise_std).mean().item()
     if true_value is not None:
         fig.add_hline(y=true_value, line=dict(color=TRUTH, dash="dot"),
-                      annotation_text=f"true log p(y), same {EVAL_TEST_POINTS} test y")
+                      annotation_text=f"true log p(y), same {VALIDATION_POINTS} validation y")
     finite = np.concatenate(tails)[np.isfinite(np.concatenate(tails))] if tails else np.array([])
     if finite.size:
         low = float(np.percentile(finite, 1))
@@ -455,7 +457,7 @@ def compare_training_figure(results_by_model: dict[str, list[TrainResult]],
     fig.update_xaxes(title="training step")
     fig.update_yaxes(title="nats per y")
     return _layout(fig, f"Training: train ELBO (lines, running mean of {smooth} steps; one "
-                        "line per seed) and exact test log p_θ(y) (dots)", 420)
+                        "line per seed) and exact validation log p_θ(y) (dots)", 420)
 
 
 def _label(result: TrainResult, results: list[TrainResult]) -> str:

@@ -276,7 +276,7 @@ class VAE(nn.Module):
         """f_φ(F_prior⁻¹(u)): the decoder on the true latent's scale u ∈ (0, 1). (E, len(levels))."""
         return self.decode(self.prior_quantile(levels).float()).double()
 
-    def member(self, index: int) -> "VAE":
+    def member(self, index: int) -> VAE:
         """A standalone single-member copy of member `index`."""
         single = VAE(
             self.prior_kind,
