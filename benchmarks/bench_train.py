@@ -134,10 +134,18 @@ def worker_single() -> dict:
 
 def worker_profile() -> dict:
     train(TrainConfig(steps=10))
+    # cProfile sees only the thread it runs in, and train_many trains its ensembles in worker
+    # threads: profile the same per-ensemble code here, one ensemble after the other.
+    import vae_core.training as training
+
+    groups: dict[tuple, list] = {}
+    for config in paper_configs():
+        groups.setdefault(config.ensemble_key(), []).append(config)
     profiler = cProfile.Profile()
     started = time.perf_counter()
     profiler.enable()
-    train_many(paper_configs())
+    for group in groups.values():
+        training._train_ensemble(group, None, None)
     profiler.disable()
     wall = time.perf_counter() - started
     stats = pstats.Stats(profiler)
@@ -320,8 +328,9 @@ def build_report(info, args, refs, projs, single, profile, sweep, default_thread
     add(f"- **reference** (`benchmarks/reference_trainer.py`): one model at a time, nn.Sequential, "
         f"torch.distributions, Adam at constant lr {c.lr}, a fixed {args.ref_steps} steps, eager.")
     add("- **project** (`vae_core.training.train_many`): the 9 configs as three batched 3-member "
-        f"ensembles, cosine lr {c.lr} → {c.lr / 10:g} over at most {c.steps} steps, early stopping "
-        "on the test ELBO; its wall time includes what the app gets for free: history "
+        f"ensembles run side by side on the two cores (one torch thread each), fused Adam, cosine "
+        f"lr {c.lr} → {c.lr / 10:g} over at most {c.steps} steps, early stopping on a validation "
+        "ELBO (200 held-out y, not the test set); its wall time includes what the app gets for free: history "
         "evaluations, decoder snapshots and the full set of exact diagnostics "
         "(`metrics.evaluate`) for every model.")
     add("- reference wall time = its 9 training loops + the exact test log-likelihood of each "
@@ -345,11 +354,18 @@ def build_report(info, args, refs, projs, single, profile, sweep, default_thread
         add(f"| {curve['label']} | " + " | ".join(f"{v:.4f}" for v in curve["values"]) + " |")
     first = first_converged_checkpoint(sweep, truth)
     add("")
-    add(f"From step {first} on, every run stays within {CONVERGED_NATS} nats of the truth at every "
-        f"later checkpoint (at constant lr the value jitters by a few 0.001 nats and does not "
-        f"improve further). The reference runs {args.ref_steps} steps"
-        + (" (a round number at or after that point)." if first and args.ref_steps >= first else
-           ": **fewer than the measured convergence point**."))
+    if first is None:
+        add(f"No checkpoint after which every run stays within {CONVERGED_NATS} nats of the truth: "
+            "at constant lr single evaluations jitter by up to ~0.02 nats and never settle, so "
+            "more steps do not make the reference converge in this strict sense. The reference "
+            f"runs {args.ref_steps} steps, by which point most runs sit within the tolerance "
+            "(see the quality table for the ones that do not).")
+    else:
+        add(f"From step {first} on, every run stays within {CONVERGED_NATS} nats of the truth at "
+            "every later checkpoint (at constant lr the value jitters by a few 0.001 nats and "
+            f"does not improve further). The reference runs {args.ref_steps} steps"
+            + (" (a round number at or after that point)." if args.ref_steps >= first else
+               ": **fewer than the measured convergence point**."))
     add("")
 
     add("## Speed")
@@ -388,10 +404,11 @@ def build_report(info, args, refs, projs, single, profile, sweep, default_thread
         add(f"| {row['model']} | {row['ref_steps']} | {row['ref_ms']:.2f} | {row['proj_steps']} | "
             f"{row['proj_ms']:.2f} | {row['proj_ms_per_model']:.2f} | {row['gain']:.2f}x |")
     add("")
-    add(f"The project's training loops (including its periodic evaluations) take {proj_loop:.2f} s "
-        f"of its {proj_time:.2f} s; the remaining {proj_time - proj_loop:.2f} s is almost all "
-        "`metrics.evaluate` (every exact diagnostic of the 9 models), work the reference does "
-        "not do.")
+    add(f"The project's three training loops (including periodic evaluations) add up to "
+        f"{proj_loop:.2f} s of loop time, but two run at once (one per core), so its wall time is "
+        f"{proj_time:.2f} s, including `metrics.evaluate` (every exact diagnostic of the 9 "
+        "models), work the reference does not do. The CPU-time ratio above is the per-core "
+        "efficiency gain; the wall-time ratio adds the use of the second core.")
     add("")
     single_median = median(single["seconds"])
     add(f"- single default model, `train(TrainConfig())`, median of {len(single['seconds'])}: "
@@ -439,7 +456,7 @@ def build_report(info, args, refs, projs, single, profile, sweep, default_thread
             f"{'yes' if converged else 'NO'} |")
     add("")
 
-    add("## Where the project's time goes (cProfile, one run of the paper comparison)")
+    add("## Where the project's time goes (cProfile, the paper comparison's ensembles one after the other)")
     add("")
     add(f"Profiled wall time {profile['wall_seconds']:.2f} s (cProfile adds overhead). "
         "Top functions by own time (tottime):")

@@ -224,7 +224,7 @@ def _train_ensemble(configs, on_progress, should_stop) -> list[TrainResult]:
     test_y = torch.stack([d[1] for d in data])
     valid_y = torch.stack([validation_data(c) for c in configs])
     noise_source = _NoiseSource(configs, model.samples_per_y(first.samples_per_component))
-    optimizer = torch.optim.Adam(model.parameters(), lr=first.lr, foreach=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=first.lr, fused=True)
 
     elbo_log = torch.full((first.steps, members), math.nan)
     evaluations: list[tuple[int, np.ndarray, np.ndarray]] = []
