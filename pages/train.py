@@ -11,16 +11,17 @@ NOISE_LEVELS = (0.01, 0.02, 0.03, 0.05, 0.1, 0.2)
 LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 HIDDEN_WIDTHS = (8, 16, 32, 50, 100)
 KINDS = ("gaussian", "mog")
+DEFAULTS = TrainConfig()  # the page's defaults are the library's, so they hit the presets
 PARAMS = {
-    "prior": ui.Param("gaussian", choices=KINDS),
-    "posterior": ui.Param("gaussian", choices=KINDS),
+    "prior": ui.Param(DEFAULTS.prior, choices=KINDS),
+    "posterior": ui.Param(DEFAULTS.posterior, choices=KINDS),
     "M": ui.Param(10, low=1, high=20),
-    "noise": ui.Param(0.1, choices=NOISE_LEVELS),
-    "steps": ui.Param(2000, low=100, high=10000),
-    "lr": ui.Param(0.01, choices=LEARNING_RATES),
-    "hidden": ui.Param(50, choices=HIDDEN_WIDTHS),
-    "seed": ui.Param(0, low=0, high=9999),
-    "early": ui.Param(True),
+    "noise": ui.Param(DEFAULTS.noise_std, choices=NOISE_LEVELS),
+    "steps": ui.Param(DEFAULTS.steps, low=100, high=10000),
+    "lr": ui.Param(DEFAULTS.lr, choices=LEARNING_RATES),
+    "hidden": ui.Param(DEFAULTS.hidden, choices=HIDDEN_WIDTHS),
+    "seed": ui.Param(DEFAULTS.seed, low=0, high=9999),
+    "early": ui.Param(DEFAULTS.early_stop),
     "y": ui.Param("1, 0.2, 0.05, -3"),
 }
 PRESETS = {
@@ -168,7 +169,7 @@ status_text = {
     "completed": f"ran all {result.steps_run} steps",
     "stopped": f"stopped by you after {result.steps_run} steps: a partial model, not cached",
 }[result.status]
-together = (f" (trained together with {result.ensemble_size - 1} other seeds)"
+together = (f" (for a batched ensemble of {result.ensemble_size} models trained together)"
             if result.ensemble_size > 1 else "")
 st.success(f"{config.model_name}: {status_text}; training took {result.train_seconds:.1f} s"
            f"{together}.")

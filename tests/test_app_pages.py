@@ -26,6 +26,7 @@ if str(REPO) not in sys.path:  # the app imports `ui` and `vae_core` from the re
 
 import ui  # noqa: E402  (the very module the app imports, so its cache and globals are shared)
 from vae_core.training import Progress  # noqa: E402
+from vae_core.config import TrainConfig  # noqa: E402
 
 APP = REPO / "app.py"
 TIMEOUT = 120  # seconds per script run; a 200-step run takes ~2 s, a diverging one up to ~20 s
@@ -392,7 +393,7 @@ def test_bad_query_params_warn_and_use_defaults_on_train_page(train_calls):
     assert at.select_slider(key="w.train.noise").value == 0.1
     assert at.slider(key="w.train.M").value == 10
     assert at.radio(key="w.train.prior").value == "gaussian"
-    assert at.slider(key="w.train.steps").value == 2000
+    assert at.slider(key="w.train.steps").value == TrainConfig().steps
     assert at.select_slider(key="w.train.lr").value == 0.01
     assert at.checkbox(key="w.train.early").value is True
     assert at.number_input(key="w.train.seed").value == 0
