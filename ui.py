@@ -3,8 +3,10 @@ figure display with PNG export, and lecture mode. The science lives in vae_core.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
+import runpy
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +24,23 @@ from vae_core.training import Progress, TrainResult, train_many
 
 REPO = Path(__file__).resolve().parent
 STATE_PREFIX = "w."  # widget keys that must survive page switches (see keep_widget_state)
+
+
+APP_FILE = REPO / "app.py"
+
+
+def run_through_app() -> None:
+    """Make a page run inside app.py even when Streamlit started it alone.
+
+    Until app.py has run once, Streamlit treats a `pages/` folder as a legacy multipage app
+    (streamlit/streamlit#9624): a fresh server's first request for /compare runs that page file
+    alone, without the navigation, the wide layout or lecture mode. Then run app.py, which
+    calls st.navigation and runs this very page inside it, and stop the lone run.
+    """
+    if any(Path(frame.filename) == APP_FILE for frame in inspect.stack(context=0)):
+        return
+    runpy.run_path(str(APP_FILE), run_name="__main__")
+    st.stop()
 
 
 def cache_dir() -> Path:

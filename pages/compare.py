@@ -11,6 +11,8 @@ from vae_core import claims, figures
 from vae_core.metrics import METRIC_INFO
 from vae_core.presets import DEFAULT_SEEDS, PRESET_NOISE_STDS, comparison_configs
 
+ui.run_through_app()  # a deep link on a fresh server (see ui.run_through_app)
+
 PAGE = "compare"
 NOISE_LEVELS = (0.01, 0.02, 0.03, 0.05, 0.1, 0.2)
 PARAMS = {

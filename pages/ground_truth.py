@@ -6,6 +6,8 @@ import ui
 from vae_core import figures
 from vae_core.ground_truth import sample
 
+ui.run_through_app()  # a deep link on a fresh server (see ui.run_through_app)
+
 PAGE = "truth"
 NOISE_LEVELS = (0.01, 0.02, 0.03, 0.05, 0.1, 0.2)
 PARAMS = {

@@ -2,7 +2,10 @@
 
 import streamlit as st
 
+import ui
 from vae_core.config import MODEL_NAMES
+
+ui.run_through_app()  # a deep link on a fresh server (see ui.run_through_app)
 
 st.title("VAEs with Gaussian and mixture priors and posteriors")
 st.markdown(

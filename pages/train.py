@@ -6,6 +6,8 @@ import ui
 from vae_core import figures
 from vae_core.config import MODEL_NAMES, TrainConfig
 
+ui.run_through_app()  # a deep link on a fresh server (see ui.run_through_app)
+
 PAGE = "train"
 NOISE_LEVELS = (0.01, 0.02, 0.03, 0.05, 0.1, 0.2)
 LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)

@@ -25,8 +25,8 @@ if str(REPO) not in sys.path:  # the app imports `ui` and `vae_core` from the re
     sys.path.insert(0, str(REPO))
 
 import ui  # noqa: E402  (the very module the app imports, so its cache and globals are shared)
-from vae_core.training import Progress  # noqa: E402
 from vae_core.config import TrainConfig  # noqa: E402
+from vae_core.training import Progress  # noqa: E402
 
 APP = REPO / "app.py"
 TIMEOUT = 120  # seconds per script run; a 200-step run takes ~2 s, a diverging one up to ~20 s
