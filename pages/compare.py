@@ -14,9 +14,8 @@ from vae_core.presets import DEFAULT_SEEDS, PRESET_NOISE_STDS, comparison_config
 ui.run_through_app()  # a deep link on a fresh server (see ui.run_through_app)
 
 PAGE = "compare"
-NOISE_LEVELS = (0.01, 0.02, 0.03, 0.05, 0.1, 0.2)
 PARAMS = {
-    "noise": ui.Param(0.1, choices=NOISE_LEVELS),
+    "noise": ui.Param(0.1, choices=ui.NOISE_LEVELS),
     "components": ui.Param(10, low=2, high=20),
     "seeds": ui.Param(3, low=3, high=5),
     "fourth": ui.Param(True),
@@ -63,7 +62,7 @@ def use_preset(noise_std: float) -> None:
 
 with st.expander("Controls", expanded=not ui.lecture_mode()):
     noise_col, components_col, seeds_col, fourth_col = st.columns([1, 1, 1, 1.2])
-    noise_col.select_slider("Noise level σ", NOISE_LEVELS, key=ui.widget_key(PAGE, "noise"),
+    noise_col.select_slider("Noise level σ", ui.NOISE_LEVELS, key=ui.widget_key(PAGE, "noise"),
                             help="σ = 0.1 is the paper's. At smaller σ, p(y) has sharp edges "
                                  "and the models separate far more.")
     components_col.slider("Mixture components M", 2, 20, key=ui.widget_key(PAGE, "components"),

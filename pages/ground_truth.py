@@ -9,9 +9,8 @@ from vae_core.ground_truth import sample
 ui.run_through_app()  # a deep link on a fresh server (see ui.run_through_app)
 
 PAGE = "truth"
-NOISE_LEVELS = (0.01, 0.02, 0.03, 0.05, 0.1, 0.2)
 PARAMS = {
-    "noise": ui.Param(0.1, choices=NOISE_LEVELS),
+    "noise": ui.Param(0.1, choices=ui.NOISE_LEVELS),
     "n": ui.Param(1000, low=100, high=20000),
     "y": ui.Param("1, 0.2, 0.05, -3"),
 }
@@ -26,7 +25,7 @@ ui.show_warnings(ui.load_page_state(PAGE, PARAMS))
 
 with st.expander("Controls", expanded=not ui.lecture_mode()):
     left, middle, right = st.columns(3)
-    left.select_slider("Noise level σ", NOISE_LEVELS, key=ui.widget_key(PAGE, "noise"),
+    left.select_slider("Noise level σ", ui.NOISE_LEVELS, key=ui.widget_key(PAGE, "noise"),
                        help="The paper uses σ = 0.1 (σ² = 0.01). Smaller σ sharpens everything.")
     middle.number_input("Data points to sample", 100, 20000, step=100, key=ui.widget_key(PAGE, "n"))
     right.text_input("y values for the posterior slices", key=ui.widget_key(PAGE, "y"),

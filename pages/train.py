@@ -9,7 +9,6 @@ from vae_core.config import MODEL_NAMES, TrainConfig
 ui.run_through_app()  # a deep link on a fresh server (see ui.run_through_app)
 
 PAGE = "train"
-NOISE_LEVELS = (0.01, 0.02, 0.03, 0.05, 0.1, 0.2)
 LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 HIDDEN_WIDTHS = (8, 16, 32, 50, 100)
 KINDS = ("gaussian", "mog")
@@ -18,7 +17,7 @@ PARAMS = {
     "prior": ui.Param(DEFAULTS.prior, choices=KINDS),
     "posterior": ui.Param(DEFAULTS.posterior, choices=KINDS),
     "M": ui.Param(10, low=1, high=20),
-    "noise": ui.Param(DEFAULTS.noise_std, choices=NOISE_LEVELS),
+    "noise": ui.Param(DEFAULTS.noise_std, choices=ui.NOISE_LEVELS),
     "steps": ui.Param(DEFAULTS.steps, low=100, high=10000),
     "lr": ui.Param(DEFAULTS.lr, choices=LEARNING_RATES),
     "hidden": ui.Param(DEFAULTS.hidden, choices=HIDDEN_WIDTHS),
@@ -65,7 +64,7 @@ with st.expander("Controls", expanded=not ui.lecture_mode()):
                 format_func=kind_label, horizontal=True)
     first.slider("Components M", 1, 20, key=ui.widget_key(PAGE, "M"),
                  help="Used by whichever of prior and posterior is a mixture.")
-    second.select_slider("Noise level σ", NOISE_LEVELS, key=ui.widget_key(PAGE, "noise"))
+    second.select_slider("Noise level σ", ui.NOISE_LEVELS, key=ui.widget_key(PAGE, "noise"))
     second.slider("Max. training steps", 100, 10000, step=100, key=ui.widget_key(PAGE, "steps"))
     second.select_slider("Learning rate", LEARNING_RATES, key=ui.widget_key(PAGE, "lr"),
                          help="Adam, cosine-decayed to a tenth. Very large values diverge.")
