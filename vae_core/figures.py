@@ -13,7 +13,13 @@ from plotly.subplots import make_subplots
 
 from vae_core import ground_truth
 from vae_core.metrics import QUANTILE_LEVELS, y_grid
-from vae_core.training import SNAPSHOT_U, VALIDATION_POINTS, TrainResult, validation_data
+from vae_core.training import (
+    SNAPSHOT_U,
+    VALIDATION_POINTS,
+    TrainResult,
+    training_data,
+    validation_data,
+)
 
 TRUTH = "black"
 MODEL_COLORS = {
@@ -126,10 +132,14 @@ def decoder_figure(results: list[TrainResult]) -> go.Figure:
 
 
 def generated_marginal_figure(results: list[TrainResult], n_samples: int = 20000) -> go.Figure:
-    """Generated y (histogram) with the model's exact p_θ(y) and the true p(y)."""
+    """Generated y (histogram) against the training data, with the model's exact p_θ(y) and
+    the true p(y)."""
     noise_std = results[0].config.noise_std
     grid = np.linspace(-0.2 - 4 * noise_std, 0.45 + 4 * noise_std, 600)
     fig = go.Figure()
+    train_y, _ = training_data(results[0].config)
+    fig.add_histogram(x=train_y.numpy(), histnorm="probability density", name="training data y",
+                      marker_color="#999999", opacity=0.45, nbinsx=60)
     for result in results:
         name = _label(result, results)
         samples = result.model.sample_y(n_samples, seed=result.config.seed)[0].numpy()
@@ -144,7 +154,7 @@ def generated_marginal_figure(results: list[TrainResult], n_samples: int = 20000
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(title="y")
     fig.update_yaxes(title="density")
-    return _layout(fig, "Generated data vs truth", 420)
+    return _layout(fig, "Generated data vs training data and the truth", 420)
 
 
 def posterior_figure(result: TrainResult, y_values=PAPER_Y_VALUES) -> go.Figure:
