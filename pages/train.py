@@ -25,12 +25,20 @@ PARAMS = {
     "early": ui.Param(DEFAULTS.early_stop),
     "y": ui.Param("1, 0.2, 0.05, -3"),
 }
+
+
+def preset(prior: str, posterior: str, noise: float = 0.1, lr: float = DEFAULTS.lr) -> dict:
+    """Every setting, so a preset always lands on the same (usually pre-trained) config."""
+    return dict(prior=prior, posterior=posterior, M=10, noise=noise, lr=lr, steps=DEFAULTS.steps,
+                hidden=DEFAULTS.hidden, seed=0, early=True)
+
+
 PRESETS = {
-    "MFG-VAE (paper)": dict(prior="gaussian", posterior="gaussian", noise=0.1, lr=0.01),
-    "MoG posterior (paper)": dict(prior="gaussian", posterior="mog", M=10, noise=0.1, lr=0.01),
-    "MoG prior (paper)": dict(prior="mog", posterior="gaussian", M=10, noise=0.1, lr=0.01),
-    "Sharp data, σ = 0.03": dict(noise=0.03, lr=0.01),
-    "A diverging run": dict(prior="gaussian", posterior="mog", noise=0.01, lr=10.0),
+    "MFG-VAE (paper)": preset("gaussian", "gaussian"),
+    "MoG posterior (paper)": preset("gaussian", "mog"),
+    "MoG prior (paper)": preset("mog", "gaussian"),
+    "MoG prior, sharp data σ = 0.03": preset("mog", "gaussian", noise=0.03),
+    "A diverging run": preset("gaussian", "mog", noise=0.01, lr=10.0),
 }
 PARTIAL_RESULTS = "train.partial_results"  # runs the user stopped: this session's only
 
@@ -166,7 +174,7 @@ if result.diverged:
     st.stop()
 
 status_text = {
-    "converged": f"converged after {result.steps_run} steps (the test ELBO stopped improving)",
+    "converged": f"converged after {result.steps_run} steps (the validation ELBO stopped improving)",
     "completed": f"ran all {result.steps_run} steps",
     "stopped": f"stopped by you after {result.steps_run} steps: a partial model, not cached",
 }[result.status]
