@@ -28,7 +28,7 @@ ENSEMBLES_IN_PARALLEL = 2  # this machine's cores; see train_many
 NOISE_CHUNK = 100  # steps of Monte Carlo noise drawn per member in one call
 DIVERGENCE_CHECK_EVERY = 25
 EXPLOSION_MISS = 5.0  # see _check_divergence
-# Early stop: the test ELBO (common random numbers, so no Monte Carlo jitter between
+# Early stop: the validation ELBO (common random numbers, so no Monte Carlo jitter between
 # evaluations) has not beaten its best by CONVERGENCE_TOLERANCE nats for CONVERGENCE_EVALS
 # evaluations in a row. Patience matters: a MoG prior can sit on a plateau for a few hundred
 # steps and then improve by 0.02 nats (measured, seed 1 at σ = 0.1).
@@ -328,7 +328,7 @@ def _converged_members(evaluations, finished) -> list[int]:
 
 
 def _evaluate_history(model: VAE, valid_y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Test ELBO (Monte Carlo) and exact test log-likelihood per member, on a test subset."""
+    """Validation ELBO (Monte Carlo, common random numbers) and exact log-likelihood per member."""
     with torch.no_grad():
         elbo = model.elbo_estimate(valid_y, n_samples=10).mean(dim=1).numpy()
         log_lik = model.log_marginal(valid_y).mean(dim=1).numpy()
