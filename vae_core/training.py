@@ -9,6 +9,7 @@ is alone or in an ensemble (up to float rounding in batched matmuls). `train` is
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from vae_core.config import TrainConfig
 from vae_core.metrics import evaluate
 from vae_core.model import VAE
 
-ENSEMBLES_IN_PARALLEL = 2  # this machine's cores; see train_many
+ENSEMBLES_IN_PARALLEL = max(1, os.cpu_count() or 1)  # one ensemble per core; see train_many
 NOISE_CHUNK = 100  # steps of Monte Carlo noise drawn per member in one call
 DIVERGENCE_CHECK_EVERY = 25
 EXPLOSION_MISS = 5.0  # see _check_divergence
