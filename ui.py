@@ -8,7 +8,6 @@ import math
 import os
 import runpy
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from vae_core import figures
 from vae_core.cache import PRESETS_DIR, lookup, save_result
 from vae_core.config import TrainConfig
 from vae_core.export import ExportError, chrome_path, figure_to_png, figures_to_zip
@@ -134,14 +134,30 @@ def result_store() -> ResultStore:
     return ResultStore(cache_dir())
 
 
-def wait_for_job(job: TrainingJob, draw_progress: Callable[[Progress], None], poll: float = 0.3):
-    """Redraw progress until the job ends. A Stop click reruns the script, ending this loop."""
+def show_job_progress(job: TrainingJob, poll: float = 0.3) -> None:
+    """A progress bar and a live ELBO chart, redrawn until the job ends, then cleared.
+
+    A Stop click reruns the script, which ends this loop. The progress covers every config of
+    the job, also when its ensembles train side by side.
+    """
+    bar, chart = st.progress(0.0, text="Starting…"), st.empty()
     drawn = None
     while not job.done.wait(timeout=poll):
+        progress = job.progress
         # Redrawing an identical chart twice in one run is a duplicate element to Streamlit.
-        if job.progress is not None and job.progress is not drawn:
-            drawn = job.progress
-            draw_progress(drawn)
+        if progress is None or progress is drawn:
+            continue
+        drawn = progress
+        together = f", {len(progress.configs)} models at once" if len(progress.configs) > 1 else ""
+        bar.progress(min(progress.step / progress.total_steps, 1.0),
+                     text=f"step {progress.step} of at most {progress.total_steps}{together}")
+        labels = [c.model_name if len(progress.configs) == 1 else f"{c.model_name} s{c.seed}"
+                  for c in progress.configs]
+        live = figures.live_elbo_figure(progress.steps, progress.train_elbo, labels,
+                                        progress.total_steps)
+        chart.plotly_chart(styled(live), width="stretch", theme=None, key=f"live.{progress.step}")
+    bar.empty()
+    chart.empty()
 
 
 # ----- URL and widget state ------------------------------------------------------------------

@@ -132,28 +132,7 @@ def train_missing(missing: list, total: int) -> None:
         action.button("Stop", icon=":material/stop:", on_click=stop, args=(job,),
                       help="Ends training. Partial models are discarded from the comparison.",
                       key="compare.action")
-    model_order = list(dict.fromkeys(c.model_name for c in job.configs))
-    bar = st.progress(0.0, text="Starting…")
-    chart = st.empty()
-    drawn = set()
-
-    def draw_progress(progress) -> None:
-        name = progress.configs[0].model_name
-        if (name, progress.step) in drawn:
-            return
-        drawn.add((name, progress.step))
-        index = model_order.index(name) if name in model_order else 0
-        fraction = (index + progress.step / progress.total_steps) / len(model_order)
-        bar.progress(min(fraction, 1.0), text=f"Training {name} ({index + 1} of "
-                     f"{len(model_order)} models, all seeds at once): step {progress.step} "
-                     f"of at most {progress.total_steps}")
-        labels = [f"{c.model_name} s{c.seed}" for c in progress.configs]
-        live = figures.live_elbo_figure(progress.steps, progress.train_elbo, labels,
-                                        progress.total_steps)
-        chart.plotly_chart(ui.styled(live), width="stretch", theme=None,
-                           key=f"compare.live.{index}.{progress.step}")
-
-    ui.wait_for_job(job, draw_progress)
+    ui.show_job_progress(job)
     if job.error:
         st.error(f"Training failed: {job.error}")
         return

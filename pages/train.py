@@ -120,18 +120,8 @@ if result is None and job is None:
 if job is not None:
     if stop_slot.button("Stop", icon=":material/stop:", help="Keeps what was trained so far."):
         job.stop_requested.set()
-    bar, chart = st.progress(0.0, text="Starting…"), st.empty()
-
-    def draw_progress(progress):
-        bar.progress(progress.step / progress.total_steps,
-                     text=f"step {progress.step} of at most {progress.total_steps}")
-        live = figures.live_elbo_figure(progress.steps, progress.train_elbo,
-                                        [config.model_name], progress.total_steps)
-        chart.plotly_chart(ui.styled(live), width="stretch", theme=None)
-
-    ui.wait_for_job(job, draw_progress)
-    for slot in (stop_slot, bar, chart):
-        slot.empty()
+    ui.show_job_progress(job)
+    stop_slot.empty()
     if job.error:
         st.error(f"Training failed: {job.error}")
     elif job.results:
