@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import os
 import runpy
 import threading
 from dataclasses import dataclass, field
@@ -16,10 +15,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from vae_core import figures
-from vae_core.cache import PRESETS_DIR, lookup, save_result
+from vae_core.cache import PRESETS_DIR, default_cache_dir, lookup, save_result
 from vae_core.config import TrainConfig
 from vae_core.export import ExportError, chrome_path, figure_to_png, figures_to_zip
-from vae_core.metrics import METRIC_INFO
 from vae_core.training import Progress, TrainResult, train_many
 
 REPO = Path(__file__).resolve().parent
@@ -45,8 +43,8 @@ def run_through_app() -> None:
 
 
 def cache_dir() -> Path:
-    configured = os.environ.get("VAE_MOG_LAB_CACHE")
-    return Path(configured) if configured else REPO / ".cache" / "results"
+    """$VAE_MOG_LAB_CACHE, or .cache/results beside the app (shared by every session)."""
+    return default_cache_dir(fallback=REPO / ".cache" / "results")
 
 
 # ----- results shared by every session -------------------------------------------------------
@@ -304,11 +302,6 @@ def download_all(figures: dict[str, go.Figure], metrics: pd.DataFrame, stem: str
     right.download_button("Download metrics (CSV)", data=metrics.to_csv(index=False),
                           file_name=f"{stem}-metrics.csv", mime="text/csv", key=f"csv.{stem}",
                           on_click="ignore", icon=":material/table:")
-
-
-def metrics_frame(metrics: dict) -> pd.DataFrame:
-    rows = [(METRIC_INFO[k][0], metrics[k], METRIC_INFO[k][1]) for k in METRIC_INFO if k in metrics]
-    return pd.DataFrame(rows, columns=["metric", "value", "meaning"])
 
 
 def parse_y_values(text: str) -> tuple[list[float], str]:

@@ -5,6 +5,7 @@ import streamlit as st
 import ui
 from vae_core import figures
 from vae_core.config import MODEL_NAMES, TrainConfig
+from vae_core.metrics import metrics_table
 
 ui.run_through_app()  # a deep link on a fresh server (see ui.run_through_app)
 
@@ -140,13 +141,8 @@ if result is None:
 @st.cache_resource(show_spinner=False, max_entries=64)
 def result_figures(key: str, y_values: tuple, _result):
     """Figures of one result, built once for every session (keyed by config, status, y)."""
-    return {
-        "training_curves": figures.elbo_curves_figure([_result]),
-        "decoder": figures.decoder_figure([_result]),
-        "generated_marginal": figures.generated_marginal_figure([_result]),
-        "posteriors": figures.posterior_figure(_result, y_values),
-        "training_animation": figures.decoder_animation_figure(_result),
-    }
+    return {**figures.model_figures(_result, y_values),
+            "training_animation": figures.decoder_animation_figure(_result)}
 
 
 stem = f"{config.prior}-prior_{config.posterior}-posterior_M{config.n_components}" \
@@ -177,7 +173,7 @@ with st.expander("Exact settings of this run"):
 
 figs = result_figures(f"{config.key()}:{result.status}:{result.steps_run}", tuple(y_values),
                       result)
-metrics = ui.metrics_frame(result.metrics)
+metrics = metrics_table(result.metrics)
 ui.show_figure(figs["training_curves"], f"{stem}_training_curves")
 st.markdown("**Metrics** (exact by quadrature unless noted)")
 st.dataframe(metrics, hide_index=True, width="stretch", height=38 * (len(metrics) + 1),

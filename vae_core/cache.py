@@ -28,10 +28,12 @@ HISTORY_COLUMNS = ("step", "train_elbo", "validation_elbo", "validation_log_like
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "assets" / "presets"
 
 
-def default_cache_dir() -> Path:
-    """$VAE_MOG_LAB_CACHE, or ~/.cache/vae-mog-lab."""
+def default_cache_dir(fallback: Path | None = None) -> Path:
+    """$VAE_MOG_LAB_CACHE, or `fallback`, or ~/.cache/vae-mog-lab."""
     configured = os.environ.get("VAE_MOG_LAB_CACHE")
-    return Path(configured) if configured else Path.home() / ".cache" / "vae-mog-lab"
+    if configured:
+        return Path(configured)
+    return fallback if fallback is not None else Path.home() / ".cache" / "vae-mog-lab"
 
 
 def entry_dir(config: TrainConfig, directory: Path) -> Path:

@@ -6,14 +6,13 @@ import argparse
 import time
 from pathlib import Path
 
-import pandas as pd
 import torch
 
 from vae_core import figures
 from vae_core.cache import PRESETS_DIR, cached_train, cached_train_many, default_cache_dir
 from vae_core.config import TrainConfig
 from vae_core.export import ExportError, write_pngs
-from vae_core.metrics import METRIC_INFO
+from vae_core.metrics import metrics_table
 from vae_core.presets import preset_configs
 from vae_core.training import training_data
 
@@ -110,11 +109,6 @@ def _train(args) -> int:
     return 0
 
 
-def metrics_table(metrics: dict) -> pd.DataFrame:
-    rows = [(METRIC_INFO[k][0], metrics[k], METRIC_INFO[k][1]) for k in METRIC_INFO if k in metrics]
-    return pd.DataFrame(rows, columns=["metric", "value", "meaning"])
-
-
 def result_figures(result) -> dict:
     """Every figure of one trained model, by file name."""
     _, test_y = training_data(result.config)
@@ -124,10 +118,7 @@ def result_figures(result) -> dict:
         "ground_truth_marginal": figures.true_marginal_figure(noise_std, test_y.numpy()),
         "ground_truth_posterior_heatmap": figures.true_posterior_heatmap(noise_std),
         "ground_truth_posterior_slices": figures.true_posterior_slices(noise_std),
-        "decoder": figures.decoder_figure([result]),
-        "generated_marginal": figures.generated_marginal_figure([result]),
-        "posteriors": figures.posterior_figure(result),
-        "training_curves": figures.elbo_curves_figure([result]),
+        **figures.model_figures(result),
     }
 
 

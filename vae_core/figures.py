@@ -157,6 +157,16 @@ def generated_marginal_figure(results: list[TrainResult], n_samples: int = 20000
     return _layout(fig, "Generated data vs training data and the truth", 420)
 
 
+def model_figures(result: TrainResult, y_values=PAPER_Y_VALUES) -> dict[str, go.Figure]:
+    """The figures of one trained model, by file name (the Train page and the CLI show these)."""
+    return {
+        "training_curves": elbo_curves_figure([result]),
+        "decoder": decoder_figure([result]),
+        "generated_marginal": generated_marginal_figure([result]),
+        "posteriors": posterior_figure(result, y_values),
+    }
+
+
 def posterior_figure(result: TrainResult, y_values=PAPER_Y_VALUES) -> go.Figure:
     """q(z|y) next to the model's exact p_θ(z|y) and the ground truth, one panel per y."""
     model = result.model

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import pandas as pd
 import torch
 
 from vae_core import ground_truth
@@ -61,6 +62,12 @@ def evaluate(model, config, test_y) -> dict:
         "true_std": true_std,
         **posterior_information(model, test_y[:INFORMATION_TEST_POINTS], config.noise_std),
     }
+
+
+def metrics_table(metrics: dict) -> pd.DataFrame:
+    """The metrics as rows of (name with symbols, value, meaning), in METRIC_INFO's order."""
+    rows = [(METRIC_INFO[k][0], metrics[k], METRIC_INFO[k][1]) for k in METRIC_INFO if k in metrics]
+    return pd.DataFrame(rows, columns=["metric", "value", "meaning"])
 
 
 def y_grid(noise_std: float, n_nodes: int = Y_GRID_NODES) -> np.ndarray:
