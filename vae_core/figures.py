@@ -242,14 +242,19 @@ def elbo_curves_figure(results: list[TrainResult], smooth: int = 25) -> go.Figur
                         legendgroup=name)
     true_value = None
     if results:
-        config = results[0].config
-        true_value = ground_truth.log_marginal(validation_data(config), config.noise_std).mean().item()
+        true_value = _true_validation_log_likelihood(results[0].config)
         fig.add_hline(y=true_value, line=dict(color=TRUTH, dash="dot"),
                       annotation_text="true log p(y) of the validation y",
                       annotation_position="bottom left")
     fig.update_xaxes(title="training step")
     fig.update_yaxes(title="nats per y", range=_converged_range(results, true_value))
     return _layout(fig, "Training curves", 400)
+
+
+def _true_validation_log_likelihood(config) -> float:
+    """The truth's mean log p(y) over the validation y: the dots of a training curve average
+    over those, so the line they are compared with must too."""
+    return ground_truth.log_marginal(validation_data(config), config.noise_std).mean().item()
 
 
 def _converged_range(results: list[TrainResult], true_value) -> list[float] | None:
@@ -260,7 +265,8 @@ def _converged_range(results: list[TrainResult], true_value) -> list[float] | No
         history = result.history
         tail = history[history["step"] > 0.1 * history["step"].max()]
         tails += [tail["train_elbo"].rolling(25, min_periods=1).mean(), tail["validation_log_likelihood"]]
-    values = np.concatenate([t.dropna().to_numpy() for t in tails] + [[true_value or np.nan]])
+    truth = [np.nan if true_value is None else true_value]
+    values = np.concatenate([t.dropna().to_numpy() for t in tails] + [truth])
     values = values[np.isfinite(values)]
     if values.size == 0:
         return None
@@ -462,9 +468,7 @@ def compare_training_figure(results_by_model: dict[str, list[TrainResult]],
                                           "exact validation log p_θ(y) %{y:.3f}<extra></extra>")
             tails.append(smoothed.to_numpy()[len(smoothed) // 4:])
             if true_value is None:
-                # The dots average over the validation y: so must the truth.
-                true_value = ground_truth.log_marginal(
-                    validation_data(result.config), result.config.noise_std).mean().item()
+                true_value = _true_validation_log_likelihood(result.config)
     if true_value is not None:
         fig.add_hline(y=true_value, line=dict(color=TRUTH, dash="dot"),
                       annotation_text=f"true log p(y), same {VALIDATION_POINTS} validation y")
