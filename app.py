@@ -5,8 +5,9 @@ import torch
 
 import ui
 
-# These tiny models are overhead-bound: one thread is as fast as two and leaves the other core
-# for a second session (measured, see benchmarks/RESULTS.md).
+# train_many trains on one torch thread per ensemble and restores the previous count when done;
+# with sessions training at once, one session's restore must not hand another two threads
+# (oversubscribed, training was up to 60x slower), so the whole server stays at one.
 torch.set_num_threads(1)
 
 st.set_page_config(page_title="VAE-MoG lab", page_icon=":material/science:", layout="wide")

@@ -6,8 +6,6 @@ import argparse
 import time
 from pathlib import Path
 
-import torch
-
 from vae_core import figures
 from vae_core.cache import PRESETS_DIR, cached_train, cached_train_many, default_cache_dir
 from vae_core.config import TrainConfig
@@ -65,7 +63,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    torch.set_num_threads(1)  # these tiny models are overhead-bound; see README "Performance"
     if args.command == "presets":
         return _build_presets(args.out)
     return _train(args)
