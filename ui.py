@@ -151,8 +151,9 @@ def show_job_progress(job: TrainingJob, poll: float = 0.3) -> None:
                      text=f"step {progress.step} of at most {progress.total_steps}{together}")
         labels = [c.model_name if len(progress.configs) == 1 else f"{c.model_name} s{c.seed}"
                   for c in progress.configs]
+        # The x-axis is one ensemble's steps; total_steps adds up ensembles run side by side.
         live = figures.live_elbo_figure(progress.steps, progress.train_elbo, labels,
-                                        progress.total_steps)
+                                        max(c.steps for c in progress.configs))
         chart.plotly_chart(styled(live), width="stretch", theme=None, key=f"live.{progress.step}")
     bar.empty()
     chart.empty()
