@@ -43,8 +43,8 @@ def run_through_app() -> None:
 
 
 def cache_dir() -> Path:
-    """$VAE_MOG_LAB_CACHE, or .cache/results beside the app (shared by every session)."""
-    return default_cache_dir(fallback=REPO / ".cache" / "results")
+    """The results cache shared by every session: the same folder the CLI uses."""
+    return default_cache_dir()
 
 
 # ----- results shared by every session -------------------------------------------------------

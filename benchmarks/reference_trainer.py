@@ -1,11 +1,11 @@
 """A plain PyTorch reference trainer: the yardstick `vae_core.training.train_many` is measured against.
 
-What a straightforward user would write from SCIENCE.md §2, one model at a time:
+What a straightforward user would write from docs/models.md and docs/elbo.md, one model at a time:
 - `nn.Sequential` MLPs with tanh: decoder 1 → H → H → 1, encoder 1 → H → H → 2M
   (M posterior components: M locations, then M unconstrained scales);
 - torch.distributions for every density: `Normal`, and `MixtureSameFamily(Categorical, Normal)`
   for the mixture prior and posterior;
-- the stratified estimator of SCIENCE.md §2 for a mixture posterior (one reparameterised sample
+- the stratified estimator of docs/elbo.md for a mixture posterior (one reparameterised sample
   from every component; MixtureSameFamily has no rsample);
 - `torch.optim.Adam` at a constant learning rate, a fixed number of steps, eager mode.
 
@@ -67,7 +67,7 @@ def equal_weight_mixture(locs: torch.Tensor, scales: torch.Tensor) -> MixtureSam
 
 
 class ReferenceVAE(nn.Module):
-    """One VAE (SCIENCE.md §2) written the obvious way."""
+    """One VAE (docs/models.md) written the obvious way."""
 
     def __init__(self, config: TrainConfig):
         super().__init__()
@@ -118,7 +118,7 @@ class ReferenceVAE(nn.Module):
         """ELBO(y) = E_q[log p(y|z) + log p(z) − log q(z|y)], one estimate per y: (B,).
 
         noise: standard normal (B, K), K a multiple of M; sample k comes from posterior
-        component k mod M (the stratified estimator of SCIENCE.md §2).
+        component k mod M (the stratified estimator of docs/elbo.md).
         """
         locs, scales = self.posterior_parameters(y)
         repeats = noise.shape[1] // self.posterior_components

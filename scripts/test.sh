@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
-# Installs everything the tests need on a fresh Debian machine, then runs them.
-# Used verbatim by .ci/run: keep it the README's test command.
+# Installs everything the tests need on a fresh Debian machine, then lints and runs them.
+# Used verbatim by .ci/run: keep it the README's test command. Arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-
 # Debian's chromium: kaleido's PNG export and the end-to-end browser test use it.
-if ! command -v chromium >/dev/null 2>&1; then
-    if [ "$(id -u)" = "0" ]; then
-        apt-get update -qq && apt-get install -y -qq chromium >/dev/null
-    else
-        sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null
-    fi
-fi
+install_chromium() {
+    local sudo=""
+    [ "$(id -u)" = "0" ] || sudo="sudo"
+    for attempt in 1 2 3; do  # a mirror can be briefly unreachable or mid-update
+        if $sudo apt-get update -qq && \
+            DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null; then
+            return 0
+        fi
+        echo "apt-get failed (attempt $attempt of 3); retrying in 10 s" >&2
+        sleep 10
+    done
+    echo "error: could not install chromium (apt-get install -y chromium)" >&2
+    return 1
+}
+[ -x /usr/bin/chromium ] || install_chromium
 
-exec python3 -m pytest "$@"
+source scripts/venv.sh
+VENV_EXTRAS="[dev]" ensure_venv
+
+ruff check .
+exec python -m pytest "$@"

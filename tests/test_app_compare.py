@@ -2,20 +2,16 @@
 
 import dataclasses
 import json
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import ui  # the module the app imports: its result store is the one cleared here
+from vae_core.cache import FORMAT_VERSION, PRESETS_DIR
+
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # the app imports `ui` and `vae_core` from the repository root
-    sys.path.insert(0, str(REPO))
-
-import ui  # noqa: E402  (the module the app imports: its result store is the one cleared here)
-from vae_core.cache import FORMAT_VERSION, PRESETS_DIR  # noqa: E402
-
 APP = REPO / "app.py"
 PAGE = "pages/compare.py"
 

@@ -11,7 +11,6 @@ import base64
 import json
 import math
 import re
-import sys
 import time
 from pathlib import Path
 
@@ -20,14 +19,11 @@ import pytest
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
+import ui  # the very module the app imports, so its cache and globals are shared
+from vae_core.config import TrainConfig
+from vae_core.training import Progress
+
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # the app imports `ui` and `vae_core` from the repository root
-    sys.path.insert(0, str(REPO))
-
-import ui  # noqa: E402  (the very module the app imports, so its cache and globals are shared)
-from vae_core.config import TrainConfig  # noqa: E402
-from vae_core.training import Progress  # noqa: E402
-
 APP = REPO / "app.py"
 TIMEOUT = 120  # seconds per script run; a 200-step run takes ~2 s, a diverging one up to ~20 s
 # The page files app.py's st.navigation lists, by file name: {"train": "pages/train.py", ...}

@@ -8,17 +8,12 @@ dropping any one of the three terms of the ELBO moves it far outside the toleran
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 from torch.distributions import Normal
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.reference_trainer import ReferenceVAE, equal_weight_mixture, to_vae  # noqa: E402
-from vae_core.config import TrainConfig  # noqa: E402
+from benchmarks.reference_trainer import ReferenceVAE, equal_weight_mixture, to_vae
+from vae_core.config import TrainConfig
 
 COMBINATIONS = [("gaussian", "gaussian"), ("gaussian", "mog"), ("mog", "gaussian"), ("mog", "mog")]
 RTOL, ATOL = 1e-4, 1e-5

@@ -119,7 +119,7 @@ def test_stratified_estimator_is_unbiased_with_correct_gradients():
 
 
 def test_stratified_elbo_agrees_with_brute_force_monte_carlo():
-    """The SCIENCE.md §2 estimator for a MoG q agrees in expectation with plain Monte Carlo."""
+    """The stratified estimator (docs/elbo.md) for a MoG q agrees in expectation with plain Monte Carlo."""
     generator = torch.Generator().manual_seed(9)
     m, replicates, n_plain = 10, 30_000, 300_000
     posterior = _random_mixture((), m, seed=10)

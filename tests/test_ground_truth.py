@@ -1,4 +1,4 @@
-"""The ground truth of SCIENCE.md §1: z ~ U(0, 1), y | z ~ N(f(z), σ²), exact by quadrature."""
+"""The ground truth (docs/ground-truth.md): z ~ U(0, 1), y | z ~ N(f(z), σ²), exact by quadrature."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The model's exact quantities by quadrature (SCIENCE.md §4) against Monte Carlo and identities.
+"""The model's exact quantities by quadrature (docs/diagnostics.md) against Monte Carlo and identities.
 
 Every check runs for the four prior × posterior combinations, untrained and trained (default
 TrainConfig, shared with test_training.py through the `default_results` fixture).

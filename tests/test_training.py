@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import math
 
 import numpy as np
@@ -11,14 +10,11 @@ import pytest
 import torch
 from conftest import COMBINATION_IDS, COMBINATIONS
 
+import vae_core.training as train_module
 from vae_core import TrainConfig, train, train_many
 
-# `vae_core.training` the attribute is the function (re-exported by vae_core/__init__.py), so
-# the module has to be fetched by name.
-train_module = importlib.import_module("vae_core.training")
-
 HISTORY_COLUMNS = ["step", "train_elbo", "validation_elbo", "validation_log_likelihood"]
-# SCIENCE.md: at σ = 0.1 p(y) is a smooth bump that every one of the four models can fit.
+# docs/ground-truth.md: at σ = 0.1 p(y) is a smooth bump that every one of the four models can fit.
 LIKELIHOOD_TOLERANCE = 0.05
 
 

@@ -28,12 +28,18 @@ HISTORY_COLUMNS = ("step", "train_elbo", "validation_elbo", "validation_log_like
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "assets" / "presets"
 
 
-def default_cache_dir(fallback: Path | None = None) -> Path:
-    """$VAE_MOG_LAB_CACHE, or `fallback`, or ~/.cache/vae-mog-lab."""
+def default_cache_dir() -> Path:
+    """Where the app and the CLI keep trained results (README, "Where results are kept").
+
+    $VAE_MOG_LAB_CACHE if set, else $XDG_CACHE_HOME/vae-mog-lab, else ~/.cache/vae-mog-lab:
+    one folder outside the checkout, so results survive a fresh clone and the CLI and the app
+    reuse each other's.
+    """
     configured = os.environ.get("VAE_MOG_LAB_CACHE")
     if configured:
         return Path(configured)
-    return fallback if fallback is not None else Path.home() / ".cache" / "vae-mog-lab"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "vae-mog-lab"
 
 
 def entry_dir(config: TrainConfig, directory: Path) -> Path:

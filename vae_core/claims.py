@@ -1,4 +1,4 @@
-"""The paper's claims C1–C5 (SCIENCE.md §3) checked with numbers over several seeds.
+"""The paper's claims C1–C5 (docs/claims.md) checked with numbers over several seeds.
 
 Input everywhere: {model name: [TrainResult, one per seed]}, as the Compare page holds it.
 Each claim is split into parts; a part is decided by the mean over the seeds that did not

@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=None,
                      help="folder for the PNG figures and metrics.csv (none: print metrics only)")
     run.add_argument("--cache-dir", type=Path, default=None,
-                     help=f"result cache (default: $VAE_MOG_LAB_CACHE or {default_cache_dir()})")
+                     help="result cache, shared with the app (default: $VAE_MOG_LAB_CACHE, else "
+                          f"$XDG_CACHE_HOME/vae-mog-lab, now {default_cache_dir()})")
     run.add_argument("--no-cache", action="store_true", help="train even if a cached result exists")
     run.add_argument("--scale", type=float, default=2.0, help="PNG pixel scale")
     presets = commands.add_parser(

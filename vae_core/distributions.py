@@ -1,7 +1,7 @@
 """Priors and posteriors over the 1-D latent, all as equal-weight mixtures of Gaussians.
 
 A Gaussian is the mixture with one component, so a prior or posterior is swapped by changing
-`n_components`, never by an `if` in the ELBO (STYLE.md). Parameters carry a leading "member"
+`n_components`, never by an `if` in the ELBO. Parameters carry a leading "member"
 dimension so that several models (seeds) train as one batched ensemble.
 """
 
@@ -65,7 +65,7 @@ class EqualWeightMixture:
         return torch.logsumexp(per_component, dim=-1) - math.log(self.n_components)
 
     def rsample_stratified(self, noise: torch.Tensor) -> torch.Tensor:
-        """Reparameterised samples, the same number from every component (SCIENCE.md §2).
+        """Reparameterised samples, the same number from every component (docs/elbo.md).
 
         `noise` is standard normal with shape (*batch, K), K a multiple of M; sample k comes from
         component k mod M. Averaging a function over these samples is an unbiased estimate of

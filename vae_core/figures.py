@@ -1,7 +1,7 @@
 """Plotly figures as pure functions: results in, go.Figure out. No streamlit here.
 
 Conventions used in every figure: the ground truth is black, the model's exact quantities are
-dashed, the encoder's q(z|y) is solid and coloured; axis titles carry the symbols of SCIENCE.md.
+dashed, the encoder's q(z|y) is solid and coloured; axis titles carry the symbols of docs/README.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The data-generating process of the paper (SCIENCE.md §1) and its exact densities.
+"""The data-generating process of the paper (docs/ground-truth.md) and its exact densities.
 
 z ~ U(0, 1), y | z ~ N(f(z), noise_std²). Every density here is computed by quadrature over
 z in [0, 1], so the dashboard can compare any learned model with the exact truth.

@@ -1,4 +1,4 @@
-"""Exact diagnostics of a trained model (SCIENCE.md §4), computed once, in one place."""
+"""Exact diagnostics of a trained model (docs/diagnostics.md), computed once, in one place."""
 
 from __future__ import annotations
 

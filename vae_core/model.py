@@ -1,10 +1,10 @@
-"""The VAE of SCIENCE.md §2, batched over independent "members" (one per seed).
+"""The VAE of docs/models.md, batched over independent "members" (one per seed).
 
 Every weight has a leading member dimension and layers are batched matmuls, so E models train
 in one Python loop at nearly the cost of one (the per-step time of these tiny nets is Python and
 dispatch overhead, not arithmetic). A single model is simply E = 1.
 
-Exact quantities (SCIENCE.md §4) use quadrature over a uniform z-grid that covers the prior's
+Exact quantities (docs/diagnostics.md) use quadrature over a uniform z-grid that covers the prior's
 mass; its spacing resolves both the likelihood N(y; f_φ(z), σ²), whose z-width is σ/|f_φ'(z)|,
 and the narrowest prior component.
 """
@@ -141,7 +141,7 @@ class VAE(nn.Module):
         """ELBO(y) = E_q[log p(y|z) + log p(z) − log q(z|y)], one estimate per y: (E, B).
 
         `noise` (E, B, K) is standard normal, K a multiple of M_q: the stratified reparameterised
-        estimator of SCIENCE.md §2 (K / M_q samples from each posterior component).
+        estimator of docs/elbo.md (K / M_q samples from each posterior component).
         """
         posterior = self.posterior(y)
         z = posterior.rsample_stratified(noise)
