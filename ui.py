@@ -21,7 +21,6 @@ from vae_core.export import ExportError, chrome_path, figure_to_png, figures_to_
 from vae_core.training import Progress, TrainResult, train_many
 
 REPO = Path(__file__).resolve().parent
-NOISE_LEVELS = (0.01, 0.02, 0.03, 0.05, 0.1, 0.2)  # σ choices on every page (paper: 0.1)
 STATE_PREFIX = "w."  # widget keys that must survive page switches (see keep_widget_state)
 
 

@@ -8,6 +8,7 @@ import streamlit as st
 
 import ui
 from vae_core import claims, figures
+from vae_core.config import APP_RANGES, LABELS, NOISE_LEVELS, PAPER_N_COMPONENTS, PAPER_NOISE_STD
 from vae_core.metrics import METRIC_INFO
 from vae_core.presets import DEFAULT_SEEDS, PRESET_NOISE_STDS, comparison_configs
 
@@ -15,8 +16,9 @@ ui.run_through_app()  # a deep link on a fresh server (see ui.run_through_app)
 
 PAGE = "compare"
 PARAMS = {
-    "noise": ui.Param(0.1, choices=ui.NOISE_LEVELS),
-    "components": ui.Param(10, low=2, high=20),
+    "noise": ui.Param(PAPER_NOISE_STD, choices=NOISE_LEVELS),
+    # From 2: with M = 1 the mixture models would be their Gaussian counterparts.
+    "M": ui.Param(PAPER_N_COMPONENTS, low=2, high=APP_RANGES["n_components"][1]),
     "seeds": ui.Param(3, low=3, high=5),
     "fourth": ui.Param(True),
 }
@@ -56,17 +58,19 @@ ui.show_warnings(ui.load_page_state(PAGE, PARAMS))
 
 def use_preset(noise_std: float) -> None:
     st.session_state[ui.widget_key(PAGE, "noise")] = noise_std
-    st.session_state[ui.widget_key(PAGE, "components")] = 10
+    st.session_state[ui.widget_key(PAGE, "M")] = PAPER_N_COMPONENTS
     st.session_state[ui.widget_key(PAGE, "seeds")] = len(DEFAULT_SEEDS)
 
 
 with st.expander("Controls", expanded=not ui.lecture_mode()):
     noise_col, components_col, seeds_col, fourth_col = st.columns([1, 1, 1, 1.2])
-    noise_col.select_slider("Noise level σ", ui.NOISE_LEVELS, key=ui.widget_key(PAGE, "noise"),
-                            help="σ = 0.1 is the paper's. At smaller σ, p(y) has sharp edges "
-                                 "and the models separate far more.")
-    components_col.slider("Mixture components M", 2, 20, key=ui.widget_key(PAGE, "components"),
-                          help="For whichever of prior and posterior is a mixture (paper: 10).")
+    noise_col.select_slider(LABELS["noise_std"], NOISE_LEVELS, key=ui.widget_key(PAGE, "noise"),
+                            help=f"σ = {PAPER_NOISE_STD:g} is the paper's. At smaller σ, p(y) has "
+                                 "sharp edges and the models separate far more.")
+    components_col.slider(LABELS["n_components"], PARAMS["M"].low, PARAMS["M"].high,
+                          key=ui.widget_key(PAGE, "M"),
+                          help="For whichever of prior and posterior is a mixture "
+                               f"(paper: {PAPER_N_COMPONENTS}).")
     seeds_col.slider("Seeds per model", 3, 5, key=ui.widget_key(PAGE, "seeds"),
                      help="Every claim is checked on each seed and on the mean over seeds.")
     fourth_col.checkbox("Add MoG prior + MoG posterior", key=ui.widget_key(PAGE, "fourth"),
@@ -74,12 +78,12 @@ with st.expander("Controls", expanded=not ui.lecture_mode()):
     with st.container(horizontal=True, vertical_alignment="center"):
         st.caption("Pre-trained, open instantly:")
         for noise_std in PRESET_NOISE_STDS:
-            st.button(f"σ = {noise_std:g}, M = 10, {len(DEFAULT_SEEDS)} seeds",
+            st.button(f"σ = {noise_std:g}, M = {PAPER_N_COMPONENTS}, {len(DEFAULT_SEEDS)} seeds",
                       on_click=use_preset, args=(noise_std,), key=f"compare.preset.{noise_std:g}")
 ui.save_page_state(PAGE, PARAMS)
 
 noise_std = ui.page_value(PAGE, "noise")
-n_components = ui.page_value(PAGE, "components")
+n_components = ui.page_value(PAGE, "M")
 n_seeds = ui.page_value(PAGE, "seeds")
 configs = comparison_configs(noise_std, n_components, seeds=tuple(range(n_seeds)),
                              include_fourth=ui.page_value(PAGE, "fourth"))
@@ -110,7 +114,8 @@ def stop(job) -> None:
 def train_missing(missing: list, total: int) -> None:
     """Offer to train what is missing; while a job runs, draw its progress and wait for it."""
     st.info(f"{len(missing)} of {total} trained models for these settings are missing. "
-            f"Pre-trained: σ ∈ {{{', '.join(f'{s:g}' for s in PRESET_NOISE_STDS)}}}, M = 10, "
+            f"Pre-trained: σ ∈ {{{', '.join(f'{s:g}' for s in PRESET_NOISE_STDS)}}}, "
+            f"M = {PAPER_N_COMPONENTS}, "
             f"{len(DEFAULT_SEEDS)} seeds.", icon=":material/hourglass_empty:")
     st.caption("Training runs on the server in the background and continues if you leave "
                "this page; other visitors asking for the same models join it.")

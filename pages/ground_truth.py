@@ -4,13 +4,14 @@ import streamlit as st
 
 import ui
 from vae_core import figures
+from vae_core.config import LABELS, NOISE_LEVELS, PAPER_NOISE_STD
 from vae_core.ground_truth import sample
 
 ui.run_through_app()  # a deep link on a fresh server (see ui.run_through_app)
 
 PAGE = "truth"
 PARAMS = {
-    "noise": ui.Param(0.1, choices=ui.NOISE_LEVELS),
+    "noise": ui.Param(PAPER_NOISE_STD, choices=NOISE_LEVELS),
     "n": ui.Param(1000, low=100, high=20000),
     "y": ui.Param("1, 0.2, 0.05, -3"),
 }
@@ -25,8 +26,8 @@ ui.show_warnings(ui.load_page_state(PAGE, PARAMS))
 
 with st.expander("Controls", expanded=not ui.lecture_mode()):
     left, middle, right = st.columns(3)
-    left.select_slider("Noise level σ", ui.NOISE_LEVELS, key=ui.widget_key(PAGE, "noise"),
-                       help="The paper uses σ = 0.1 (σ² = 0.01). Smaller σ sharpens everything.")
+    left.select_slider(LABELS["noise_std"], NOISE_LEVELS, key=ui.widget_key(PAGE, "noise"),
+                       help=f"The paper uses σ = {PAPER_NOISE_STD:g}. Smaller σ sharpens everything.")
     middle.number_input("Data points to sample", 100, 20000, step=100, key=ui.widget_key(PAGE, "n"))
     right.text_input("y values for the posterior slices", key=ui.widget_key(PAGE, "y"),
                      help="Comma-separated. The paper's 1 and −3 lie outside the data.")

@@ -4,34 +4,49 @@ import streamlit as st
 
 import ui
 from vae_core import figures
-from vae_core.config import MODEL_NAMES, TrainConfig
+from vae_core.config import (
+    APP_RANGES,
+    HIDDEN_WIDTHS,
+    LABELS,
+    LEARNING_RATES,
+    MODEL_NAMES,
+    NOISE_LEVELS,
+    PRIOR_KINDS,
+    TrainConfig,
+)
 from vae_core.metrics import metrics_table
 
 ui.run_through_app()  # a deep link on a fresh server (see ui.run_through_app)
 
 PAGE = "train"
-LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
-HIDDEN_WIDTHS = (8, 16, 32, 50, 100)
-KINDS = ("gaussian", "mog")
+KINDS = PRIOR_KINDS  # the same two kinds for the prior and the posterior
 DEFAULTS = TrainConfig()  # the page's defaults are the library's, so they hit the presets
+
+
+def ranged(name: str) -> ui.Param:
+    """The URL setting of TrainConfig field `name`: its default, within the app's range."""
+    low, high = APP_RANGES[name]
+    return ui.Param(getattr(DEFAULTS, name), low=low, high=high)
+
+
 PARAMS = {
     "prior": ui.Param(DEFAULTS.prior, choices=KINDS),
     "posterior": ui.Param(DEFAULTS.posterior, choices=KINDS),
-    "M": ui.Param(10, low=1, high=20),
-    "noise": ui.Param(DEFAULTS.noise_std, choices=ui.NOISE_LEVELS),
-    "steps": ui.Param(DEFAULTS.steps, low=100, high=10000),
+    "M": ranged("n_components"),
+    "noise": ui.Param(DEFAULTS.noise_std, choices=NOISE_LEVELS),
+    "steps": ranged("steps"),
     "lr": ui.Param(DEFAULTS.lr, choices=LEARNING_RATES),
     "hidden": ui.Param(DEFAULTS.hidden, choices=HIDDEN_WIDTHS),
-    "seed": ui.Param(DEFAULTS.seed, low=0, high=9999),
+    "seed": ranged("seed"),
     "early": ui.Param(DEFAULTS.early_stop),
     "y": ui.Param("1, 0.2, 0.05, -3"),
 }
 
 
-def preset(prior: str, posterior: str, noise: float = 0.1, lr: float = DEFAULTS.lr) -> dict:
+def preset(prior: str, posterior: str, noise: float = DEFAULTS.noise_std, lr: float = DEFAULTS.lr):
     """Every setting, so a preset always lands on the same (usually pre-trained) config."""
-    return dict(prior=prior, posterior=posterior, M=10, noise=noise, lr=lr, steps=DEFAULTS.steps,
-                hidden=DEFAULTS.hidden, seed=0, early=True)
+    return dict(prior=prior, posterior=posterior, M=DEFAULTS.n_components, noise=noise, lr=lr,
+                steps=DEFAULTS.steps, hidden=DEFAULTS.hidden, seed=0, early=True)
 
 
 PRESETS = {
@@ -67,18 +82,20 @@ for index, (label, values) in enumerate(PRESETS.items()):
 
 with st.expander("Controls", expanded=not ui.lecture_mode()):
     first, second, third = st.columns(3)
-    first.radio("Prior p(z)", KINDS, key=ui.widget_key(PAGE, "prior"), format_func=kind_label,
+    first.radio(LABELS["prior"], KINDS, key=ui.widget_key(PAGE, "prior"), format_func=kind_label,
                 horizontal=True)
-    first.radio("Posterior q(z|y)", KINDS, key=ui.widget_key(PAGE, "posterior"),
+    first.radio(LABELS["posterior"], KINDS, key=ui.widget_key(PAGE, "posterior"),
                 format_func=kind_label, horizontal=True)
-    first.slider("Components M", 1, 20, key=ui.widget_key(PAGE, "M"),
+    first.slider(LABELS["n_components"], PARAMS["M"].low, PARAMS["M"].high, key=ui.widget_key(PAGE, "M"),
                  help="Used by whichever of prior and posterior is a mixture.")
-    second.select_slider("Noise level σ", ui.NOISE_LEVELS, key=ui.widget_key(PAGE, "noise"))
-    second.slider("Max. training steps", 100, 10000, step=100, key=ui.widget_key(PAGE, "steps"))
-    second.select_slider("Learning rate", LEARNING_RATES, key=ui.widget_key(PAGE, "lr"),
+    second.select_slider(LABELS["noise_std"], NOISE_LEVELS, key=ui.widget_key(PAGE, "noise"))
+    second.slider(LABELS["steps"], PARAMS["steps"].low, PARAMS["steps"].high, step=100,
+                  key=ui.widget_key(PAGE, "steps"))
+    second.select_slider(LABELS["lr"], LEARNING_RATES, key=ui.widget_key(PAGE, "lr"),
                          help="Adam, cosine-decayed to a tenth. Very large values diverge.")
-    third.select_slider("Hidden width", HIDDEN_WIDTHS, key=ui.widget_key(PAGE, "hidden"))
-    third.number_input("Seed", 0, 9999, key=ui.widget_key(PAGE, "seed"))
+    third.select_slider(LABELS["hidden"], HIDDEN_WIDTHS, key=ui.widget_key(PAGE, "hidden"))
+    third.number_input(LABELS["seed"], PARAMS["seed"].low, PARAMS["seed"].high,
+                       key=ui.widget_key(PAGE, "seed"))
     third.checkbox("Stop early once converged", key=ui.widget_key(PAGE, "early"))
     st.text_input("y values for the posterior plots", key=ui.widget_key(PAGE, "y"),
                   help="Comma-separated; the paper uses 1, 0.2 and −3.")

@@ -10,6 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 import ui  # the module the app imports: its result store is the one cleared here
 from vae_core.cache import FORMAT_VERSION, PRESETS_DIR
+from vae_core.config import NOISE_LEVELS
+from vae_core.presets import comparison_configs, preset_configs
 
 REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "app.py"
@@ -54,33 +56,40 @@ def test_presets_render_instantly_without_training():
 
 
 def test_bad_url_parameter_warns_and_uses_the_default():
-    at = open_compare(noise="banana", components="99")
+    at = open_compare(noise="banana", M="99")
     warnings = texts(at.warning)
-    assert "noise=banana" in warnings and "components=99" in warnings
+    assert "noise=banana" in warnings and "M=99" in warnings
     assert at.select_slider(key=ui.widget_key("compare", "noise")).value == 0.1
-    assert at.slider(key=ui.widget_key("compare", "components")).value == 10
+    assert at.slider(key=ui.widget_key("compare", "M")).value == 10
 
 
 def test_settings_without_presets_offer_training_and_do_not_start_it():
     at = open_compare()
-    at.slider(key=ui.widget_key("compare", "components")).set_value(7).run()
+    at.slider(key=ui.widget_key("compare", "M")).set_value(7).run()
     assert not at.exception
     assert any(b.label == "Train missing models" for b in at.button)
     # MFG-VAE ignores M, so its three pre-trained seeds still apply: 9 of 12 are missing.
     assert "9 of 12 trained models" in texts(at.info)
     assert not at.get("progress") and not ui.result_store().jobs
-    assert at.query_params.get("components") == "7"
+    assert at.query_params.get("M") == "7"
 
 
 @pytest.mark.parametrize("fourth", [True, False])
-def test_every_noise_level_renders_without_exception(fourth):
+def test_every_noise_level_shows_the_comparison_or_offers_training(fourth):
+    """Each σ the page offers: the comparison's figures where every model is pre-trained, else
+    none (and no training starts by itself)."""
+    shipped = {config.key() for config in preset_configs()}
     at = open_compare()
     at.checkbox(key=ui.widget_key("compare", "fourth")).set_value(fourth).run()
-    for noise in (0.01, 0.02, 0.03, 0.05, 0.1, 0.2):
+    for noise in NOISE_LEVELS:
         for seeds in (3, 5):
             at.select_slider(key=ui.widget_key("compare", "noise")).set_value(noise)
             at.slider(key=ui.widget_key("compare", "seeds")).set_value(seeds).run()
             assert not at.exception, (noise, seeds, fourth)
+            wanted = comparison_configs(noise, seeds=tuple(range(seeds)), include_fourth=fourth)
+            all_shipped = all(c.key() in shipped for cs in wanted.values() for c in cs)
+            drawn = len(at.get("plotly_chart"))
+            assert (drawn > 0) == all_shipped, (noise, seeds, fourth, drawn)
     assert not ui.result_store().jobs
 
 

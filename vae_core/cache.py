@@ -85,7 +85,11 @@ def load_result(config: TrainConfig, directory: Path) -> TrainResult | None:
     source = entry_dir(config, directory)
     try:
         meta = json.loads((source / "meta.json").read_text())
-        if meta["format_version"] != FORMAT_VERSION or meta["config"] != config.to_dict():
+        # key() equality, not dict equality: an entry stored under a canonical config (M = 1
+        # for MFG-VAE) serves every config of the same model.
+        if meta["format_version"] != FORMAT_VERSION:
+            return None
+        if TrainConfig(**meta["config"]).key() != config.key():
             return None
         tensors = load_file(source / "tensors.safetensors")
         model = build_model([config])

@@ -8,13 +8,19 @@ from pathlib import Path
 
 from vae_core import figures
 from vae_core.cache import PRESETS_DIR, cached_train, cached_train_many, default_cache_dir
-from vae_core.config import TrainConfig
+from vae_core.config import LIMITS, POSTERIOR_KINDS, PRIOR_KINDS, TrainConfig
 from vae_core.export import ExportError, write_pngs
 from vae_core.metrics import metrics_table
 from vae_core.presets import preset_configs
 from vae_core.training import training_data
 
 DEFAULTS = TrainConfig()
+
+
+def within(name: str) -> str:
+    """' (low–high)': the range TrainConfig accepts for field `name`, for the help text."""
+    low, high = LIMITS[name]
+    return f" ({low:g}–{high:g})"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,25 +33,30 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("train", help="train one model (or load it from the cache)",
                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    run.add_argument("--prior", choices=["gaussian", "mog"], default=DEFAULTS.prior,
+    run.add_argument("--prior", choices=PRIOR_KINDS, default=DEFAULTS.prior,
                      help="p(z): N(0,1), or a learned equal-weight mixture of M Gaussians")
-    run.add_argument("--posterior", choices=["gaussian", "mog"], default=DEFAULTS.posterior,
+    run.add_argument("--posterior", choices=POSTERIOR_KINDS, default=DEFAULTS.posterior,
                      help="q(z|y): one Gaussian, or an equal-weight mixture of M Gaussians")
-    run.add_argument("--components", type=int, default=DEFAULTS.n_components,
-                     help="M, the number of mixture components (prior and/or posterior)")
-    run.add_argument("--noise-std", type=float, default=DEFAULTS.noise_std,
-                     help="σ of y | z ~ N(f(z), σ²), known to the model (paper: 0.1)")
+    run.add_argument("--components", type=int, default=DEFAULTS.n_components, metavar="M",
+                     help="M, the number of mixture components of the prior and/or posterior; "
+                     "ignored when neither is a mixture" + within("n_components"))
+    run.add_argument("--noise-std", type=float, default=DEFAULTS.noise_std, metavar="σ",
+                     help="σ of y | z ~ N(f(z), σ²), known to the model" + within("noise_std"))
     run.add_argument("--seed", type=int, default=DEFAULTS.seed,
                      help="seed of the initialisation and Monte Carlo noise")
     run.add_argument("--data-seed", type=int, default=DEFAULTS.data_seed,
                      help="seed of the training and test data")
     run.add_argument("--steps", type=int, default=DEFAULTS.steps,
-                     help="maximum optimisation steps (training may stop earlier once converged)")
-    run.add_argument("--lr", type=float, default=DEFAULTS.lr, help="Adam's initial learning rate")
+                     help="maximum optimisation steps (training may stop earlier once converged)"
+                     + within("steps"))
+    run.add_argument("--lr", type=float, default=DEFAULTS.lr,
+                     help="Adam's initial learning rate" + within("lr"))
     run.add_argument("--hidden", type=int, default=DEFAULTS.hidden,
-                     help="hidden width of the decoder and encoder MLPs")
-    run.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="y per step")
-    run.add_argument("--n-train", type=int, default=DEFAULTS.n_train, help="training set size")
+                     help="hidden width of the decoder and encoder MLPs" + within("hidden"))
+    run.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
+                     help="y per step" + within("batch_size"))
+    run.add_argument("--n-train", type=int, default=DEFAULTS.n_train,
+                     help="training set size" + within("n_train"))
     run.add_argument("--no-early-stop", action="store_true",
                      help="always run all --steps steps")
     run.add_argument("--out", type=Path, default=None,

@@ -17,7 +17,11 @@ MODEL_NAMES = {
     ("mog", "mog"): "MoG prior + MoG posterior",
 }
 
-# Ranges the app's controls and URL parameters are checked against.
+# The paper's settings (Tello Ayala & Benac 2023): the defaults of TrainConfig, the CLI and the app.
+PAPER_NOISE_STD = 0.1  # σ, i.e. σ² = 0.01
+PAPER_N_COMPONENTS = 10  # M, for the mixture prior and the mixture posterior alike
+
+# What a TrainConfig may hold (checked by `problems`, so the CLI and any script get a clear error).
 LIMITS = {
     "n_components": (1, 30),
     "noise_std": (0.005, 0.5),
@@ -30,6 +34,29 @@ LIMITS = {
     "samples_per_component": (1, 100),
     "seed": (0, 2**31 - 1),
     "data_seed": (0, 2**31 - 1),
+}
+
+# What the app's controls (and so its URL parameters) offer: choices, or ranges narrower than
+# LIMITS. tests/test_config.py checks that every one lies inside LIMITS and holds the default.
+NOISE_LEVELS = (0.01, 0.02, 0.03, 0.05, 0.1, 0.2)
+LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+HIDDEN_WIDTHS = (8, 16, 32, 50, 100)
+APP_RANGES = {
+    "n_components": (1, 20),
+    "steps": (100, 10000),
+    "seed": (0, 9999),
+}
+
+# One name per setting wherever a person reads it (app labels, CLI help).
+LABELS = {
+    "prior": "Prior p(z)",
+    "posterior": "Posterior q(z|y)",
+    "n_components": "Components M",
+    "noise_std": "Noise level σ",
+    "steps": "Max. training steps",
+    "lr": "Learning rate",
+    "hidden": "Hidden width",
+    "seed": "Seed",
 }
 
 
@@ -45,8 +72,8 @@ class TrainConfig:
 
     prior: str = "gaussian"  # "gaussian": N(0, 1); "mog": learned (1/M) Σ N(μᵢ, σᵢ²)
     posterior: str = "gaussian"  # "gaussian": N(μ_θ(y), σ_θ²(y)); "mog": M equal-weight components
-    n_components: int = 10  # M, for whichever of prior/posterior is a mixture
-    noise_std: float = 0.1  # σ of y | z, known to the model (σ² = 0.01 in the paper)
+    n_components: int = PAPER_N_COMPONENTS  # M, for whichever of prior/posterior is a mixture
+    noise_std: float = PAPER_NOISE_STD  # σ of y | z, known to the model
     n_train: int = 1000
     n_test: int = 1000
     hidden: int = 50  # width H of the 1 → H → H → out MLPs (decoder and encoder)
@@ -63,10 +90,6 @@ class TrainConfig:
         problems = self.problems()
         if problems:
             raise ValueError("; ".join(problems))
-        if self.prior == "gaussian" and self.posterior == "gaussian":
-            # M plays no part in MFG-VAE: one canonical value gives one cache entry, so moving
-            # the M slider never retrains an identical model.
-            object.__setattr__(self, "n_components", 1)
 
     def problems(self) -> list[str]:
         """Human-readable reasons this config cannot be trained (empty if fine)."""
@@ -87,22 +110,30 @@ class TrainConfig:
     def model_name(self) -> str:
         return MODEL_NAMES[(self.prior, self.posterior)]
 
+    @property
+    def has_mixture(self) -> bool:
+        return "mog" in (self.prior, self.posterior)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    @classmethod
-    def from_dict(cls, values: dict) -> TrainConfig:
-        known = {field.name for field in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+    def canonical(self) -> TrainConfig:
+        """The config of the same model with M = 1 where nothing is a mixture.
+
+        M plays no part in MFG-VAE, so configs differing only there train the same model: they
+        share a cache entry and an ensemble, and moving the M slider never retrains it.
+        """
+        return self if self.has_mixture else self.replace(n_components=1)
 
     def key(self) -> str:
-        """A stable short hash of every field: names cache entries."""
-        text = json.dumps(self.to_dict(), sort_keys=True)
+        """A stable short hash of every field that shapes the model: names cache entries."""
+        text = json.dumps(self.canonical().to_dict(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def ensemble_key(self) -> tuple:
         """Configs equal in everything but seeds and noise level train together as one ensemble."""
-        return dataclasses.astuple(dataclasses.replace(self, seed=0, data_seed=0, noise_std=0.1))
+        shared = self.canonical().replace(seed=0, data_seed=0, noise_std=PAPER_NOISE_STD)
+        return dataclasses.astuple(shared)
 
     def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)

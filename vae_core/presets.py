@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from vae_core.config import MODEL_NAMES, TrainConfig
+from vae_core.config import MODEL_NAMES, PAPER_N_COMPONENTS, PAPER_NOISE_STD, TrainConfig
 
 PAPER_MODELS = (("gaussian", "gaussian"), ("gaussian", "mog"), ("mog", "gaussian"))
 FOURTH_MODEL = ("mog", "mog")
 DEFAULT_SEEDS = (0, 1, 2)
 # σ = 0.1 is the paper's setting; at σ = 0.03 p(y) has sharp edges and the models separate.
-PRESET_NOISE_STDS = (0.1, 0.03)
+PRESET_NOISE_STDS = (PAPER_NOISE_STD, 0.03)
 
 
 def comparison_configs(
-    noise_std: float = 0.1,
-    n_components: int = 10,
+    noise_std: float = PAPER_NOISE_STD,
+    n_components: int = PAPER_N_COMPONENTS,
     seeds=DEFAULT_SEEDS,
     include_fourth: bool = True,
     **overrides,
