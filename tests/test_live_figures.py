@@ -84,7 +84,7 @@ def test_a_negligible_bump_and_a_plateau_do_not_count():
 
 
 def test_the_true_posterior_has_four_modes_inside_the_data():
-    """y = 0.1 at σ = 0.01: four separate preimages of y under f (SCIENCE.md §1)."""
+    """y = 0.1 at σ = 0.01: four separate preimages of y under f (docs/ground-truth.md)."""
     assert lf.count_modes(lf.true_posterior_cells(0.01, 0.1)) == 4
     assert lf.count_modes(lf.true_posterior_cells(0.01, -3.0)) == 2  # z = 1/4 and 3/4
 
