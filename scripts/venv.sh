@@ -10,6 +10,10 @@
 ensure_venv() {
     local python="${PYTHON:-python3}" extras="${VENV_EXTRAS:-}"
     if [ ! -x .venv/bin/python ]; then
+        if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+            echo "error: '$python' is not Python 3.11 or newer; set PYTHON=/path/to/python3.11" >&2
+            return 1
+        fi
         if ! "$python" -m venv .venv; then
             rm -rf .venv
             echo "error: '$python -m venv' failed. On Debian or Ubuntu: apt-get install python3-venv" >&2
