@@ -195,8 +195,7 @@ def train_small(at: AppTest, calls: list, steps: int = SMALL_STEPS) -> AppTest:
 
 @pytest.mark.parametrize("page", list(PAGES))
 def test_page_renders_and_rerenders_fast(page, train_calls, capsys):
-    if not (REPO / PAGES[page]).exists():
-        pytest.skip(f"{PAGES[page]} does not exist yet")
+    assert (REPO / PAGES[page]).exists(), f"app.py lists {PAGES[page]}, which does not exist"
     at = open_page(new_session(), page)
     assert at.title, f"the {page} page draws no title"
     warm = timed_rerun(at)
