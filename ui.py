@@ -1,4 +1,4 @@
-"""Helpers shared by the pages: the shared result store, background training jobs, URL state,
+"""Helpers shared by the pages: the training service and its panel, URL state,
 figure display with PNG export, and lecture mode. The science lives in vae_core."""
 
 from __future__ import annotations
@@ -6,19 +6,21 @@ from __future__ import annotations
 import inspect
 import math
 import runpy
-import threading
-from dataclasses import dataclass, field
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from vae_core import figures
-from vae_core.cache import PRESETS_DIR, default_cache_dir, lookup, save_result
+from vae_core.cache import default_cache_dir
 from vae_core.config import TrainConfig
 from vae_core.export import ExportError, chrome_path, figure_to_png, figures_to_zip
-from vae_core.training import Progress, TrainResult, train_many
+from vae_core.service import ServerBusy, Status, TrainingService
+from vae_core.training import TrainResult
 
 REPO = Path(__file__).resolve().parent
 STATE_PREFIX = "w."  # widget keys that must survive page switches (see keep_widget_state)
@@ -46,116 +48,120 @@ def cache_dir() -> Path:
     return default_cache_dir()
 
 
-# ----- results shared by every session -------------------------------------------------------
+# ----- training: one service per server process, one panel for both pages -----------------
+
+PROGRESS_EVERY = 0.5  # s between redraws of a training panel (a fragment, not the whole page)
+SESSION_ID = "_session_id"
 
 
-@dataclass
-class TrainingJob:
-    """Configs training in a background thread; sessions poll it and may ask it to stop."""
-
-    configs: list[TrainConfig]
-    progress: Progress | None = None
-    results: list[TrainResult] | None = None
-    error: str = ""
-    stop_requested: threading.Event = field(default_factory=threading.Event)
-    done: threading.Event = field(default_factory=threading.Event)
+@st.cache_resource(show_spinner=False, on_release=lambda service: service.close())
+def training_service() -> TrainingService:
+    """The server's training service (worker processes start now, so a first Train is fast)."""
+    return TrainingService(cache_dir())
 
 
-class ResultStore:
-    """In-process results of every session, backed by the disk cache and shipped presets.
+result_store = training_service  # its former name, still used by tests and notebooks
 
-    A config being trained is a running job that later askers join, so two sessions asking
-    for the same untrained config train it once.
-    """
 
-    def __init__(self, directory: Path):
-        self.directory = directory
-        self.results: dict[str, TrainResult] = {}
-        self.jobs: dict[str, TrainingJob] = {}
-        self.lock = threading.Lock()
+def session_id() -> str:
+    if SESSION_ID not in st.session_state:
+        st.session_state[SESSION_ID] = uuid.uuid4().hex
+    return st.session_state[SESSION_ID]
 
-    def get(self, config: TrainConfig) -> TrainResult | None:
-        key = config.key()
-        with self.lock:
-            if key in self.results:
-                return self.results[key]
-        found = lookup(config, [self.directory, PRESETS_DIR])
-        if found is not None:
-            with self.lock:
-                self.results[key] = found
-        return found
 
-    def job_for(self, configs: list[TrainConfig]) -> TrainingJob | None:
-        with self.lock:
-            return next((self.jobs[c.key()] for c in configs if c.key() in self.jobs), None)
+def _tickets(slot: str) -> dict[str, str]:
+    """config key → ticket of this session's requests in a panel (kept across reruns)."""
+    return st.session_state.setdefault(f"_tickets.{slot}", {})
 
-    def start(self, configs: list[TrainConfig]) -> TrainingJob:
-        """Train those of `configs` not stored yet, in a background thread; join a running job."""
-        with self.lock:
-            running = next((self.jobs[c.key()] for c in configs if c.key() in self.jobs), None)
-            if running is not None:
-                return running
-            job = TrainingJob(configs=list(configs))
-            for config in configs:
-                self.jobs[config.key()] = job
-        threading.Thread(target=self._run, args=(job,), daemon=True).start()
-        return job
 
-    def _run(self, job: TrainingJob) -> None:
-        def on_progress(progress: Progress) -> None:
-            job.progress = progress
+def _submit(slot: str, configs: list[TrainConfig]) -> None:
+    service = training_service()
+    tickets = _tickets(slot)
+    st.session_state.pop(f"_busy.{slot}", None)
+    try:
+        for index, config in enumerate(configs):
+            # One pending request per session and panel slot (a new Train replaces the old).
+            owner = f"{session_id()}/{slot}" + (f"/{index}" if len(configs) > 1 else "")
+            tickets[config.key()] = service.submit(config, owner)
+    except ServerBusy as busy:
+        st.session_state[f"_busy.{slot}"] = str(busy)
 
+
+def _statuses(slot: str, configs: list[TrainConfig]) -> list[Status | None]:
+    service, tickets = training_service(), _tickets(slot)
+    found = []
+    for config in configs:
+        ticket = tickets.get(config.key())
         try:
-            job.results = train_many(job.configs, on_progress, job.stop_requested.is_set)
-            for result in job.results:
-                if result.status == "stopped":
-                    continue  # partial: kept by the session that stopped it, not shared
-                with self.lock:
-                    self.results[result.config.key()] = result
-                try:
-                    save_result(result, self.directory)
-                except OSError:
-                    pass  # a read-only disk only costs the next restart a retrain
-        except Exception as error:  # shown to the user; the app keeps running
-            job.error = f"{type(error).__name__}: {error}"
-        finally:
-            with self.lock:
-                for config in job.configs:
-                    if self.jobs.get(config.key()) is job:
-                        del self.jobs[config.key()]
-            job.done.set()
+            status = service.status(ticket) if ticket else None
+        except KeyError:  # a restarted server forgot it
+            status = None
+        found.append(None if status is None or status.state == "released" else status)
+    return found
 
 
-@st.cache_resource
-def result_store() -> ResultStore:
-    return ResultStore(cache_dir())
+def _stop(slot: str, configs: list[TrainConfig]) -> None:
+    service, tickets = training_service(), _tickets(slot)
+    for config in configs:
+        if config.key() in tickets:
+            service.stop(tickets[config.key()])
 
 
-def show_job_progress(job: TrainingJob, poll: float = 0.3) -> None:
-    """A progress bar and a live ELBO chart, redrawn until the job ends, then cleared.
+def training_panel(slot: str, configs: list[TrainConfig], label: str = "Train",
+                   help: str | None = None) -> list[TrainResult | None]:
+    """Train button, queue/progress display with Stop, and this session's results for `configs`.
 
-    A Stop click reruns the script, which ends this loop. The progress covers every config of
-    the job, also when its ensembles train side by side.
+    Returns each config's result this session obtained (done, failed-free; a stopped run's
+    partial model included), or None where there is none yet. While anything trains the
+    progress redraws in a fragment every PROGRESS_EVERY s, and the whole page reruns once all
+    have finished, so a waiting session costs the server one small redraw, not a loop.
     """
-    bar, chart = st.progress(0.0, text="Starting…"), st.empty()
-    drawn = None
-    while not job.done.wait(timeout=poll):
-        progress = job.progress
-        # Redrawing an identical chart twice in one run is a duplicate element to Streamlit.
-        if progress is None or progress is drawn:
-            continue
-        drawn = progress
-        together = f", {len(progress.configs)} models at once" if len(progress.configs) > 1 else ""
-        bar.progress(min(progress.step / progress.total_steps, 1.0),
-                     text=f"step {progress.step} of at most {progress.total_steps}{together}")
-        labels = [c.model_name if len(progress.configs) == 1 else f"{c.model_name} s{c.seed}"
-                  for c in progress.configs]
-        # The x-axis is one ensemble's steps; total_steps adds up ensembles run side by side.
-        live = figures.live_elbo_figure(progress.steps, progress.train_elbo, labels,
-                                        max(c.steps for c in progress.configs))
-        chart.plotly_chart(styled(live), width="stretch", theme=None, key=f"live.{progress.step}")
-    bar.empty()
-    chart.empty()
+    statuses = _statuses(slot, configs)
+    results = [s.result if s is not None and s.state == "done" else None for s in statuses]
+    if any(s is not None and s.state not in ("done", "failed") for s in statuses):
+        _progress_fragment(slot, configs)
+        return results
+    for status in statuses:
+        if status is not None and status.state == "failed":
+            st.error(status.message, icon=":material/error:")
+    busy = st.session_state.get(f"_busy.{slot}")
+    if busy:
+        st.warning(busy, icon=":material/hourglass_top:")
+    st.button(label, type="primary", icon=":material/play_arrow:", on_click=_submit,
+              args=(slot, configs), key=f"train.{slot}", help=help)
+    return results
+
+
+@st.fragment(run_every=PROGRESS_EVERY)
+def _progress_fragment(slot: str, configs: list[TrainConfig]) -> None:
+    statuses = [s for s in _statuses(slot, configs) if s is not None]
+    if not any(s.state not in ("done", "failed") for s in statuses):
+        st.rerun()  # everything finished: the whole page draws the results
+    st.button("Stop", icon=":material/stop:", on_click=_stop, args=(slot, configs),
+              key=f"stop.{slot}", help="Keeps what was trained so far (for you only).")
+    active = [s for s in statuses if s.state not in ("done", "failed")]
+    done = sum(min(s.step, s.max_steps) for s in statuses)
+    total = sum(s.max_steps for s in statuses) or 1
+    lead = active[0]
+    text = lead.message if len(statuses) == 1 else (
+        f"{len(statuses) - len(active)} of {len(statuses)} models done. {lead.message}")
+    st.progress(min(done / total, 1.0), text=text)
+    _live_chart(statuses)
+
+
+def _live_chart(statuses: list[Status]) -> None:
+    curves = [s for s in statuses if len(s.train_elbo)]
+    if not curves:
+        return
+    rows = max(len(s.train_elbo) for s in curves)
+    elbo = np.full((rows, len(curves)), np.nan)
+    for column, status in enumerate(curves):
+        elbo[: len(status.train_elbo), column] = status.train_elbo
+    labels = [s.config.model_name if len(curves) == 1 else f"{s.config.model_name} s{s.config.seed}"
+              for s in curves]
+    live = figures.live_elbo_figure(np.arange(1, rows + 1), elbo, labels,
+                                    max(s.max_steps for s in curves))
+    st.plotly_chart(styled(live), width="stretch", theme=None, key="live_chart")
 
 
 # ----- URL and widget state ------------------------------------------------------------------

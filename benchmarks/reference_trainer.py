@@ -42,7 +42,7 @@ from vae_core.distributions import (
     raw_for_scale,
 )
 from vae_core.model import VAE
-from vae_core.training import training_data
+from vae_core.data import training_data
 
 # The sweep in every full run of benchmarks/bench_train.py (see RESULTS.md) shows the reference's
 # test log-likelihood at constant lr: by 1500 steps most runs sit within 0.01 nats of the truth,

@@ -46,7 +46,6 @@ FIGURE_CAPTIONS = {
                        "up (the first steps start far lower). A run that ends early has "
                        "converged (early stopping).",
 }
-STOPPED = "compare.stopped"  # session flag: this session stopped a comparison's training
 
 st.title("Compare the models (the paper's Figures 2–4)")
 st.markdown(
@@ -96,52 +95,24 @@ st.caption(
     "with early stopping."
 )
 
-store = ui.result_store()
-results = {name: [store.get(c) for c in model_configs] for name, model_configs in configs.items()}
+service = ui.training_service()
+results = {name: [service.lookup(c) for c in model_configs] for name, model_configs in configs.items()}
 missing = [c for name, model_configs in configs.items()
            for c, result in zip(model_configs, results[name], strict=True) if result is None]
 
 
-def start_training(configs: list) -> None:
-    store.start(configs)
-
-
-def stop(job) -> None:
-    job.stop_requested.set()
-    st.session_state[STOPPED] = {c.key() for c in job.configs}
-
-
 def train_missing(missing: list, total: int) -> None:
-    """Offer to train what is missing; while a job runs, draw its progress and wait for it."""
+    """Offer to train what is missing; the panel draws progress until it has been trained."""
     st.info(f"{len(missing)} of {total} trained models for these settings are missing. "
             f"Pre-trained: σ ∈ {{{', '.join(f'{s:g}' for s in PRESET_NOISE_STDS)}}}, "
             f"M = {PAPER_N_COMPONENTS}, "
             f"{len(DEFAULT_SEEDS)} seeds.", icon=":material/hourglass_empty:")
-    st.caption("Training runs on the server in the background and continues if you leave "
+    st.caption("Training runs on the server's training service and continues if you leave "
                "this page; other visitors asking for the same models join it.")
-    job = store.job_for(missing)
-    if job is None and any(c.key() in st.session_state.get(STOPPED, ()) for c in missing):
+    partial = ui.training_panel(PAGE, missing, label="Train missing models")
+    if any(r is not None and r.status == "stopped" for r in partial):
         st.warning("Training was stopped. Stopped (partial) models are not shown here: the "
                    "comparison only uses fully trained models. Train again to finish them.")
-    # One slot for Train / Stop: the training run draws its Stop button in the same place, so no
-    # stale Train button lingers while the script waits for the job.
-    action = st.empty()
-    if job is None:
-        # Started in a callback, so the next run already finds the job and draws its progress.
-        action.button("Train missing models", type="primary", icon=":material/play_arrow:",
-                      on_click=start_training, args=(missing,), key="compare.action")
-        return
-    if job.stop_requested.is_set():
-        action.caption("Stopping after the current step…")
-    else:
-        action.button("Stop", icon=":material/stop:", on_click=stop, args=(job,),
-                      help="Ends training. Partial models are discarded from the comparison.",
-                      key="compare.action")
-    ui.show_job_progress(job)
-    if job.error:
-        st.error(f"Training failed: {job.error}")
-        return
-    st.rerun()
 
 
 if missing:

@@ -56,7 +56,6 @@ PRESETS = {
     "MoG prior, sharp data σ = 0.03": preset("mog", "gaussian", noise=0.03),
     "A diverging run": preset("gaussian", "mog", noise=0.01, lr=10.0),
 }
-PARTIAL_RESULTS = "train.partial_results"  # runs the user stopped: this session's only
 
 
 def apply_preset(values: dict) -> None:
@@ -119,37 +118,11 @@ if y_warning:
     st.warning(y_warning)
 
 st.subheader(MODEL_NAMES[(config.prior, config.posterior)])
-store = ui.result_store()
-result = store.get(config)
-job = store.job_for([config])
-partial = st.session_state.setdefault(PARTIAL_RESULTS, {})
-
-# Placeholders, so the Train and Stop buttons disappear once training has ended.
-train_slot, stop_slot = st.empty(), st.empty()
-if result is None and job is None:
-    if config.key() in partial:
-        st.caption("Showing the run you stopped; press Train to train these settings fully.")
-    if train_slot.button("Train", type="primary", icon=":material/play_arrow:"):
-        partial.pop(config.key(), None)
-        job = store.start([config])
-    if job is not None:
-        train_slot.empty()
-
-if job is not None:
-    if stop_slot.button("Stop", icon=":material/stop:", help="Keeps what was trained so far."):
-        job.stop_requested.set()
-    ui.show_job_progress(job)
-    stop_slot.empty()
-    if job.error:
-        st.error(f"Training failed: {job.error}")
-    elif job.results:
-        trained = job.results[job.configs.index(config)] if config in job.configs else None
-        if trained is not None and trained.status == "stopped":
-            partial[config.key()] = trained
-        result = store.get(config) or trained
-
+result = ui.training_service().lookup(config)
 if result is None:
-    result = partial.get(config.key())
+    (result,) = ui.training_panel(PAGE, [config])
+    if result is not None and result.status == "stopped":
+        st.caption("Showing the run you stopped; press Train to train these settings fully.")
 if result is None:
     st.info("Not trained yet: press **Train** (a default run takes a second or two).")
     st.stop()

@@ -21,7 +21,6 @@ from streamlit.testing.v1 import AppTest
 
 import ui  # the very module the app imports, so its cache and globals are shared
 from vae_core.config import TrainConfig
-from vae_core.training import Progress
 
 REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "app.py"
@@ -68,21 +67,39 @@ def _init_without_pages_folder(self, *args, **kwargs):
     PagesManager.uses_pages_directory = False
 
 
+class TrainedLog:
+    """Every config the app's training service finished training, one [config] per run."""
+
+    def __len__(self) -> int:
+        return len(ui.training_service().trained)
+
+    def __getitem__(self, index: int) -> list:
+        return [ui.training_service().trained[index]]
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+
 @pytest.fixture
-def train_calls(tmp_path, monkeypatch) -> list:
-    """An empty cache for this test, and a record of every call of the trainer the store uses."""
+def train_calls(tmp_path, monkeypatch) -> TrainedLog:
+    """An empty cache for this test, and a record of every model the training service trains."""
     monkeypatch.setenv("VAE_MOG_LAB_CACHE", str(tmp_path / "cache"))
-    ui.result_store.clear()
-    calls = []
-    real_train_many = ui.train_many
+    ui.training_service.clear()
+    yield TrainedLog()
+    ui.training_service.clear()  # the next test must not see this test's results
 
-    def counting_train_many(configs, *args, **kwargs):
-        calls.append(list(configs))
-        return real_train_many(configs, *args, **kwargs)
 
-    monkeypatch.setattr(ui, "train_many", counting_train_many)
-    yield calls
-    ui.result_store.clear()  # the next test must not see this test's results
+def run_until_trained(at: AppTest, timeout: float = TIMEOUT) -> AppTest:
+    """Rerun the page (as its progress fragment would) until nothing of it is training."""
+    deadline = time.monotonic() + timeout
+    while ui.training_service().jobs:
+        assert time.monotonic() < deadline, "training did not finish"
+        time.sleep(0.2)
+        at.run()
+        assert_no_exception(at)
+    at.run()
+    assert_no_exception(at)
+    return at
 
 
 def new_session(query_params: dict | None = None) -> AppTest:
@@ -186,6 +203,7 @@ def train_small(at: AppTest, calls: list, steps: int = SMALL_STEPS) -> AppTest:
     before = len(calls)
     train_button.click().run()
     assert_no_exception(at)
+    run_until_trained(at)
     assert len(calls) == before + 1, "pressing Train must train exactly once"
     return at
 
@@ -275,21 +293,24 @@ def test_train_small_run_shows_figures_and_metrics(train_calls):
     assert set(metrics.value.columns) == {"metric", "value", "meaning"}
 
 
-def test_live_progress_survives_a_slow_training_step(train_calls, monkeypatch):
-    """The page polls the job every 0.3 s; when no new progress arrived in between (a slow step:
-    a diverging run, a busy server) it must not crash redrawing the same live chart."""
-    traced_train_many = ui.train_many
-
-    def slow_start(configs, on_progress=None, should_stop=None):
-        done = 25
-        on_progress(Progress(done, configs[0].steps, np.arange(1, done + 1),
-                             np.full((done, len(configs)), -1.0), list(configs)))
-        time.sleep(1.0)  # three polls see this same progress
-        return traced_train_many(configs, on_progress, should_stop)
-
-    monkeypatch.setattr(ui, "train_many", slow_start)
-    at = train_small(open_page(new_session(), "train & explore"), train_calls)
-    assert len(at.success) == 1
+def test_progress_and_stop_while_training(train_calls):
+    """While a run trains the page shows its progress and a Stop button (in a fragment);
+    Stop keeps the partial model for this session only."""
+    at = open_page(new_session(), "train & explore", {"steps": "10000", "early": "0"})
+    (train_button,) = buttons(at, "Train")
+    train_button.click().run()
+    assert_no_exception(at)
+    deadline = time.monotonic() + TIMEOUT
+    while not (at.get("progress") and "step" in at.get("progress")[0].proto.text):
+        assert time.monotonic() < deadline, "no progress shown"
+        time.sleep(0.2)
+        at.run()
+        assert_no_exception(at)
+    (stop,) = buttons(at, "Stop")
+    stop.click().run()
+    run_until_trained(at)
+    assert len(at.success) == 1 and "stopped by you" in at.success[0].value
+    assert not train_calls, "a stopped run is not a trained (cached) model"
 
 
 def test_cached_config_is_shown_without_retraining(train_calls):
@@ -308,8 +329,8 @@ def test_cached_config_is_shown_without_retraining(train_calls):
     assert len(charts(other)) == len(TRAIN_FIGURES)
     assert len(train_calls) == 1
 
-    # After a server restart (empty in-process store) the disk cache still has it.
-    ui.result_store.clear()
+    # After a server restart (a new training service) the disk cache still has it.
+    ui.training_service.clear()
     restarted = open_page(new_session(), "train & explore", {"steps": str(SMALL_STEPS)})
     assert not buttons(restarted, "Train")
     assert len(restarted.success) == 1
@@ -337,8 +358,7 @@ def diverging_run(tmp_path_factory):
         (train_button,) = buttons(at, "Train")
         train_button.click().run()
         assert_no_exception(at)
-        at.run()  # as the next interaction would show it
-        assert_no_exception(at)
+        run_until_trained(at)
         ui.result_store.clear()
         PagesManager.uses_pages_directory = None
     return at

@@ -155,22 +155,25 @@ def test_on_progress_reports_increasing_steps():
 # weights) is therefore injected into chosen members at a chosen step.
 
 
-def _poison(monkeypatch, bad_members, at_step):
-    """From training step `at_step` on, members `bad_members` get a NaN ELBO and NaN gradients."""
+def _poison(monkeypatch, bad_seeds, at_step):
+    """From training step `at_step` on, the members with a seed in `bad_seeds` get a NaN ELBO
+    and NaN gradients (members are named by seed: the engine re-stacks its ensemble whenever a
+    member leaves, so a member's row changes)."""
     build_model = train_module.build_model
+    calls = {"training": 0}  # training steps of the run, counted across re-stacked models
 
     def build_poisoned_model(configs):
         model = build_model(configs)
         elbo = model.elbo
-        calls = {"training": 0}
+        bad_rows = [row for row, config in enumerate(configs) if config.seed in bad_seeds]
 
         def poisoned_elbo(y, noise):
             value = elbo(y, noise)
             if torch.is_grad_enabled():  # a training step, not an evaluation
                 calls["training"] += 1
-            if calls["training"] >= at_step:
+            if calls["training"] >= at_step and bad_rows:
                 factor = torch.ones_like(value)
-                factor[bad_members] = math.nan
+                factor[bad_rows] = math.nan
                 value = value * factor
             return value
 

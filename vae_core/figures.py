@@ -12,14 +12,9 @@ import torch
 from plotly.subplots import make_subplots
 
 from vae_core import ground_truth
+from vae_core.data import VALIDATION_POINTS, training_data, validation_data
 from vae_core.metrics import QUANTILE_LEVELS, y_grid
-from vae_core.training import (
-    SNAPSHOT_U,
-    VALIDATION_POINTS,
-    TrainResult,
-    training_data,
-    validation_data,
-)
+from vae_core.training import SNAPSHOT_U, TrainResult
 
 TRUTH = "black"
 MODEL_COLORS = {

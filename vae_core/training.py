@@ -1,13 +1,27 @@
-"""Training: maximise the ELBO with Adam, several configs at once as one batched ensemble.
+"""Training: maximise the ELBO with Adam, many configs at once as one batched ensemble.
 
-Each member's initialisation, data and Monte Carlo noise come from its own seeds, its loss
-touches only its own weights and Adam is elementwise, so a member trains the same whether it
-is alone or in an ensemble (up to float rounding in batched matmuls). `train` is one config;
-`train_many` groups configs that share shapes and trains each group in one loop.
+The engine is built for continuous batching: every member of a `Batch` carries its own state
+(weights, Adam moments, step count and so learning-rate position, random generator, history),
+so members can join and leave a running batch, be paused with a `Checkpoint` and resumed later,
+and a member's numbers depend on its own config alone, never on what trains beside it.
+
+How that determinism is obtained (measured on CPU, one torch thread):
+- every random number of a member (initialisation, minibatch indices, Monte Carlo ε) comes from
+  its own torch.Generator, drawn in chunks of NOISE_CHUNK of its *own* steps;
+- the batched matmuls give bit-identical member results for any ensemble of ≥ 2 members, but a
+  lone member takes another BLAS path (torch's bmm of one matrix is an mm) whose rounding differs;
+  a lone member therefore trains beside a "ghost" copy of itself whose results are dropped;
+- Adam is applied by hand on one flat (members × P) buffer, P padded to a multiple of
+  FLAT_ALIGN, so every elementwise op handles every element in the same vectorised way;
+- validation evaluations, snapshots and the final metrics use a single-member copy of the model.
+
+`train` and `train_many` run this engine in-process (scripts, tests, the CLI); the app trains
+through vae_core.service, which runs the same engine in worker processes.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import threading
@@ -20,24 +34,30 @@ import numpy as np
 import pandas as pd
 import torch
 
-from vae_core import ground_truth
 from vae_core.config import TrainConfig
+from vae_core.data import VALIDATION_POINTS, training_data, validation_data  # noqa: F401 (re-export)
 from vae_core.metrics import evaluate
 from vae_core.model import VAE
 
 ENSEMBLES_IN_PARALLEL = max(1, os.cpu_count() or 1)  # one ensemble per core; see train_many
-NOISE_CHUNK = 100  # steps of Monte Carlo noise drawn per member in one call
+NOISE_CHUNK = 100  # a member's own steps of Monte Carlo noise drawn in one call
 DIVERGENCE_CHECK_EVERY = 25
-EXPLOSION_MISS = 5.0  # see _check_divergence
+EXPLOSION_MISS = 5.0  # see divergence_reason
 # Early stop: the validation ELBO (common random numbers, so no Monte Carlo jitter between
 # evaluations) has not beaten its best by CONVERGENCE_TOLERANCE nats for CONVERGENCE_EVALS
 # evaluations in a row. Patience matters: a MoG prior can sit on a plateau for a few hundred
 # steps and then improve by 0.02 nats (measured, seed 1 at σ = 0.1).
 CONVERGENCE_EVALS = 4
 CONVERGENCE_TOLERANCE = 2e-3
-VALIDATION_POINTS = 200  # held-out y (not the test set) for the history and the early stop
 SNAPSHOT_Z = np.linspace(-3.0, 3.0, 121)
 SNAPSHOT_U = (np.arange(100) + 0.5) / 100
+# Decoder snapshots for the training animation: log-spaced over the first steps (where the
+# decoder changes most), then at every evaluation and at the end.
+EARLY_SNAPSHOT_STEPS = frozenset({0, 1, 2, 4, 8, 16, 32, 64})
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+FLAT_ALIGN = 64  # floats: a multiple of any CPU vector width × unroll, so no scalar tails
+NOISE_SEED_MULTIPLIER, NOISE_SEED_OFFSET = 7919, 17
 
 
 @dataclass
@@ -47,7 +67,7 @@ class Progress:
     step: int
     total_steps: int
     steps: np.ndarray  # steps logged so far
-    train_elbo: np.ndarray  # (len(steps), members) mean train ELBO per step
+    train_elbo: np.ndarray  # (len(steps), members) mean train ELBO per step (NaN once finished)
     configs: list[TrainConfig]
 
 
@@ -64,12 +84,392 @@ class TrainResult:
     steps_run: int = 0
     diverged_step: int | None = None
     diverged_reason: str = ""
-    train_seconds: float = 0.0  # wall time of the whole ensemble this member trained in
-    ensemble_size: int = 1
+    train_seconds: float = 0.0  # wall time this member spent in training batches
+    ensemble_size: int = 1  # the most members it trained beside (itself included)
 
     @property
     def diverged(self) -> bool:
         return self.status == "diverged"
+
+
+def batch_key(config: TrainConfig) -> tuple:
+    """Configs with equal shapes can train in one batch (seeds, σ, lr, steps... may differ)."""
+    return (config.prior, config.posterior, config.n_components, config.hidden, config.batch_size,
+            config.samples_per_component, config.n_train)
+
+
+# ----- one member's state ----------------------------------------------------------------------
+
+
+@dataclass
+class Checkpoint:
+    """Everything needed to continue one member exactly where it was: picklable, CPU only.
+
+    A run paused and resumed from its checkpoint gives the numbers of an uninterrupted run.
+    """
+
+    config: TrainConfig
+    step: int
+    weights: dict[str, torch.Tensor]  # single-member state dict
+    exp_avg: torch.Tensor  # Adam moments, flat in the order of VAE.parameters()
+    exp_avg_sq: torch.Tensor
+    chunk_rng_state: torch.Tensor  # the generator's state before the current noise chunk
+    chunk_start: int  # the step that chunk starts at
+    train_elbo: list[float]
+    evaluations: list[tuple[int, float, float]]  # (step, validation ELBO, validation log-lik)
+    snapshots: list[tuple[int, np.ndarray, np.ndarray]]  # (step, decoder, aligned decoder)
+    train_seconds: float = 0.0
+    ensemble_size: int = 1
+
+
+class Member:
+    """A config being trained: its checkpointable state plus its data and noise chunk."""
+
+    def __init__(self, config: TrainConfig, checkpoint: Checkpoint | None = None,
+                 pause_at: int | None = None):
+        self.config = config
+        self.pause_at = pause_at  # pause once this many steps are done (None: run to the end)
+        self.status = "training"  # → completed | converged | diverged | stopped | paused
+        self.finished_step: int | None = None
+        self.diverged_reason = ""
+        train_y, test_y = training_data(config)
+        self.train_y, self.test_y = train_y.float(), test_y
+        self.valid_y = validation_data(config)
+        self.generator = torch.Generator()
+        self.single = build_model([config])  # evaluations and snapshots use a lone copy
+        if checkpoint is None:
+            checkpoint = self._fresh_checkpoint()
+        self.checkpoint = checkpoint  # filled in while outside a batch, stale inside one
+        self.step = checkpoint.step
+        self.train_elbo = list(checkpoint.train_elbo)
+        self.evaluations = list(checkpoint.evaluations)
+        self.snapshots = list(checkpoint.snapshots)
+        self.train_seconds = checkpoint.train_seconds
+        self.ensemble_size = checkpoint.ensemble_size
+        self.generator.set_state(checkpoint.chunk_rng_state)
+        self._draw_chunk(checkpoint.chunk_start)
+        if self.step == 0 and not self.snapshots:
+            self.snapshots.append((0, *_snapshot(self.single)))
+
+    def _fresh_checkpoint(self) -> Checkpoint:
+        weights = {k: v.clone() for k, v in self.single.state_dict().items()}
+        size = sum(p.numel() for p in self.single.parameters())
+        rng = torch.Generator().manual_seed(self.config.seed * NOISE_SEED_MULTIPLIER + NOISE_SEED_OFFSET)
+        return Checkpoint(self.config, 0, weights, torch.zeros(size), torch.zeros(size),
+                          rng.get_state(), 0, [], [], [])
+
+    def _draw_chunk(self, start: int) -> None:
+        """The noise of the NOISE_CHUNK steps from `start` (a multiple of NOISE_CHUNK)."""
+        self.chunk_start = start
+        self.chunk_rng_state = self.generator.get_state()
+        config = self.config
+        shape = (NOISE_CHUNK, config.batch_size, self.single.samples_per_y(config.samples_per_component))
+        self.noise = torch.randn(shape, generator=self.generator)
+        self.indices = (torch.randint(config.n_train, shape[:2], generator=self.generator)
+                        if config.batch_size < config.n_train else None)
+
+    def step_noise(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """This step's ε and minibatch indices: a function of the member's seed and step alone."""
+        if self.step - self.chunk_start >= NOISE_CHUNK:
+            self._draw_chunk(self.step)
+        offset = self.step - self.chunk_start
+        return self.noise[offset], None if self.indices is None else self.indices[offset]
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "training"
+
+    @property
+    def max_steps(self) -> int:
+        return self.config.steps
+
+    def save(self, weights: dict, exp_avg: torch.Tensor, exp_avg_sq: torch.Tensor) -> Checkpoint:
+        """Record this member's state (from its batch) as a checkpoint."""
+        self.checkpoint = Checkpoint(
+            self.config, self.step, {k: v.clone() for k, v in weights.items()},
+            exp_avg.clone(), exp_avg_sq.clone(), self.chunk_rng_state.clone(), self.chunk_start,
+            list(self.train_elbo), list(self.evaluations), list(self.snapshots),
+            self.train_seconds, self.ensemble_size,
+        )
+        return self.checkpoint
+
+    def history(self) -> pd.DataFrame:
+        """The history up to the member's last valid step (a diverged member's first bad one)."""
+        last = self.finished_step if self.finished_step is not None else self.step
+        steps = np.arange(1, last + 1)
+        history = pd.DataFrame({"step": steps,
+                                "train_elbo": np.asarray(self.train_elbo[:last], dtype=np.float64)})
+        history["validation_elbo"] = np.nan
+        history["validation_log_likelihood"] = np.nan
+        for eval_step, elbo, log_lik in self.evaluations:
+            if eval_step <= last:
+                history.loc[eval_step - 1, ["validation_elbo", "validation_log_likelihood"]] = (
+                    elbo, log_lik)
+        return history
+
+    def result(self) -> TrainResult:
+        """The TrainResult of a finished (or stopped) member, from its checkpointed weights."""
+        last = self.finished_step if self.finished_step is not None else self.step
+        self.single.load_state_dict(self.checkpoint.weights)
+        status = "stopped" if self.status in ("paused", "training") else self.status
+        kept = [s for s in self.snapshots if s[0] <= last]
+        if status != "diverged" and kept[-1][0] != last:
+            kept.append((last, *_snapshot(self.single)))
+        result = TrainResult(
+            config=self.config,
+            model=self.single,
+            history=self.history(),
+            snapshot_steps=np.array([s[0] for s in kept], dtype=np.int64),
+            snapshot_decoder=np.array([s[1] for s in kept]).reshape(len(kept), len(SNAPSHOT_Z)),
+            snapshot_aligned=np.array([s[2] for s in kept]).reshape(len(kept), len(SNAPSHOT_U)),
+            status=status,
+            steps_run=last,
+            diverged_step=last if status == "diverged" else None,
+            diverged_reason=self.diverged_reason,
+            train_seconds=self.train_seconds,
+            ensemble_size=self.ensemble_size,
+        )
+        if status != "diverged":
+            result.metrics = evaluate(self.single, self.config, self.test_y)
+        return result
+
+
+# ----- the batched ensemble --------------------------------------------------------------------
+
+
+class Batch:
+    """Members sharing a batch_key, stepped together; members may join and leave between steps.
+
+    While members stay the same their weights and Adam moments live in one flat (E × P) buffer
+    (the model's parameters are views into it); a change of membership writes every member's
+    row back into its checkpoint and stacks the buffer anew.
+    """
+
+    def __init__(self, key: tuple):
+        self.key = key
+        self.members: list[Member] = []
+        self._stacked: list[Member] | None = None  # the members the buffers hold, in order
+
+    def add(self, member: Member) -> None:
+        assert batch_key(member.config) == self.key
+        self._unstack()
+        self.members.append(member)
+
+    def remove(self, member: Member) -> Checkpoint:
+        """Take a member out (e.g. paused, stopped), returning its up-to-date checkpoint."""
+        self._unstack()
+        self.members.remove(member)
+        return member.checkpoint
+
+    def checkpoint_of(self, member: Member) -> Checkpoint:
+        """An up-to-date checkpoint of a member that stays in the batch."""
+        self._unstack()
+        return member.checkpoint
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    # -- stacking --
+
+    def _unstack(self) -> None:
+        if self._stacked is None:
+            return
+        state = self.model.state_dict()
+        for row, member in enumerate(self._stacked):
+            weights = {k: v[row : row + 1] for k, v in state.items()}
+            member.save(weights, self.exp_avg[row, : self.size], self.exp_avg_sq[row, : self.size])
+        self._stacked = None
+
+    def _stack(self) -> None:
+        members = self.members
+        rows = members + members[:1] if len(members) == 1 else members  # a ghost beside a lone one
+        configs = [m.config for m in rows]
+        model = build_model(configs)
+        state = {k: torch.cat([m.checkpoint.weights[k] for m in rows]) for k in model.state_dict()}
+        model.load_state_dict(state)
+        params = list(model.parameters())
+        self.size = sum(p[0].numel() for p in params)
+        width = -(-self.size // FLAT_ALIGN) * FLAT_ALIGN
+        count = len(rows)
+        self.flat = torch.zeros(count, width)
+        offset = 0
+        for param in params:
+            n = param[0].numel()
+            self.flat[:, offset : offset + n] = param.detach().reshape(count, n)
+            param.data = self.flat[:, offset : offset + n].view(param.shape)
+            offset += n
+        self.exp_avg = torch.zeros(count, width)
+        self.exp_avg_sq = torch.zeros(count, width)
+        for row, member in enumerate(rows):
+            self.exp_avg[row, : self.size] = member.checkpoint.exp_avg
+            self.exp_avg_sq[row, : self.size] = member.checkpoint.exp_avg_sq
+        self.padding = torch.zeros(count, width - self.size)
+        self.params = params
+        self.model = model
+        self.train_y = torch.stack([m.train_y for m in rows])
+        self._stacked = list(members)
+        size = len(members)
+        for member in members:
+            member.ensemble_size = max(member.ensemble_size, size)
+
+    # -- one step of every member --
+
+    def step(self) -> list[Member]:
+        """One Adam step of every member; returns the members that finished or paused at it."""
+        if self._stacked is None:
+            self._stack()
+        started = time.perf_counter()
+        members = self.members
+        rows = members + members[:1] if len(members) == 1 else members
+        draws = [m.step_noise() for m in members]
+        draws = draws + draws[:1] if len(members) == 1 else draws
+        noise = torch.stack([d[0] for d in draws])
+        if draws[0][1] is None:
+            batch = self.train_y
+        else:
+            batch = torch.gather(self.train_y, 1, torch.stack([d[1] for d in draws]))
+        elbo = self.model.elbo(batch, noise).mean(dim=1)
+        grads = torch.autograd.grad(-elbo.sum(), self.params)
+        count = len(rows)
+        flat_grad = torch.cat([g.reshape(count, -1) for g in grads] + [self.padding], dim=1)
+        self._adam(flat_grad, [m.step + 1 for m in rows], [learning_rate(m.config, m.step) for m in rows])
+        values = elbo.detach().tolist()
+        seconds = time.perf_counter() - started
+        done = []
+        for row, member in enumerate(members):
+            member.train_elbo.append(values[row])
+            member.step += 1
+            member.train_seconds += seconds
+            if self._bookkeep(member, row):
+                done.append(member)
+        return done
+
+    def _adam(self, grad: torch.Tensor, steps: list[int], lrs: list[float]) -> None:
+        """torch.optim.Adam's update with each member's own step count and learning rate."""
+        beta1, beta2 = ADAM_BETAS
+        self.exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
+        self.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        step_size = torch.tensor([lr / (1 - beta1**t) for lr, t in zip(lrs, steps)]).unsqueeze(1)
+        root_bias2 = torch.tensor([math.sqrt(1 - beta2**t) for t in steps]).unsqueeze(1)
+        denom = (self.exp_avg_sq.sqrt() / root_bias2).add_(ADAM_EPS)
+        self.flat.sub_(self.exp_avg * step_size / denom)
+
+    def _row_weights(self, row: int) -> dict[str, torch.Tensor]:
+        return {k: v[row : row + 1] for k, v in self.model.state_dict().items()}
+
+    def _bookkeep(self, member: Member, row: int) -> bool:
+        """Divergence, evaluation, snapshot, early stop and pause of one member after its step."""
+        config, done = member.config, member.step
+        if done % DIVERGENCE_CHECK_EVERY == 0 or done == config.steps:
+            weights_finite = bool(torch.isfinite(self.flat[row]).all())
+            found = divergence_reason(member.train_elbo, config.noise_std, weights_finite)
+            if found is not None:
+                member.finished_step, member.diverged_reason = found
+                member.status = "diverged"
+                member.save(self._row_weights(row), self.exp_avg[row, : self.size],
+                            self.exp_avg_sq[row, : self.size])
+                return True
+        evaluate_now = done % config.eval_every == 0 or done == config.steps
+        if evaluate_now or done in EARLY_SNAPSHOT_STEPS:
+            member.single.load_state_dict(self._row_weights(row))
+            member.snapshots.append((done, *_snapshot(member.single)))
+        if evaluate_now:
+            member.evaluations.append((done, *_evaluate_history(member.single, member.valid_y)))
+            if config.early_stop and converged([e[1] for e in member.evaluations]):
+                member.status = "converged"
+        if member.status == "training" and done >= config.steps:
+            member.status = "completed"
+        if member.status == "training" and member.pause_at is not None and done >= member.pause_at:
+            member.status = "paused"
+        if member.finished:
+            member.finished_step = done
+            member.save(self._row_weights(row), self.exp_avg[row, : self.size],
+                        self.exp_avg_sq[row, : self.size])
+            return True
+        return False
+
+    def current_weights(self, member: Member) -> dict[str, torch.Tensor]:
+        """A copy of the member's current single-member state dict (for live figures)."""
+        if self._stacked is None:
+            return {k: v.clone() for k, v in member.checkpoint.weights.items()}
+        row = self._stacked.index(member)
+        return {k: v.clone() for k, v in self._row_weights(row).items()}
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Cosine decay from lr to lr/10 over config.steps: big steps early, fine ones at the end."""
+    progress = min(step / max(config.steps - 1, 1), 1.0)
+    return config.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def converged(validation_elbos: list[float]) -> bool:
+    """Early stop: no evaluation among the last CONVERGENCE_EVALS beat the best before them by
+    CONVERGENCE_TOLERANCE nats."""
+    if len(validation_elbos) <= CONVERGENCE_EVALS:
+        return False
+    best_before = max(validation_elbos[:-CONVERGENCE_EVALS])
+    best_recent = max(validation_elbos[-CONVERGENCE_EVALS:])
+    return not best_recent > best_before + CONVERGENCE_TOLERANCE
+
+
+def divergence_reason(train_elbo: list[float], noise_std: float,
+                      weights_finite: bool) -> tuple[int, str] | None:
+    """(first bad step, reason) if the last DIVERGENCE_CHECK_EVERY steps went bad, else None.
+
+    Bounded scales keep the ELBO finite even when Adam blows up (lr = 10 sends it to ~−1e6
+    without a NaN), so "diverged" also means an ELBO below −½(EXPLOSION_MISS/σ)²: the decoder
+    misses y by EXPLOSION_MISS on average, 20× the data's whole range [0, 0.25]. Sound runs
+    swing far less (at σ = 0.005 the first Adam step dips to −8e3, the threshold is −5e5).
+    """
+    step = len(train_elbo)
+    start = max(0, step - DIVERGENCE_CHECK_EVERY)
+    threshold = -0.5 * (EXPLOSION_MISS / np.float32(noise_std)) ** 2
+    for index in range(start, step):
+        value = train_elbo[index]
+        if not math.isfinite(value):
+            return index + 1, f"the ELBO became {value} at step {index + 1}"
+        if value < threshold:
+            return index + 1, f"the ELBO exploded to {value:.3g} nats at step {index + 1}"
+    if not weights_finite:
+        return step, f"a weight became non-finite by step {step}"
+    return None
+
+
+def build_model(configs: list[TrainConfig]) -> VAE:
+    """An initialised ensemble with one member per config (all sharing shapes)."""
+    first = configs[0]
+    model = VAE(
+        first.prior,
+        first.posterior,
+        first.n_components,
+        first.hidden,
+        [c.noise_std for c in configs],
+        n_members=len(configs),
+    )
+    for member, config in enumerate(configs):
+        model.reset_member(member, config.seed)
+    return model
+
+
+def _evaluate_history(model: VAE, valid_y: torch.Tensor) -> tuple[float, float]:
+    """Validation ELBO (Monte Carlo, common random numbers) and exact log-likelihood of a
+    single-member model (so the numbers cannot depend on other members)."""
+    with torch.no_grad():
+        elbo = model.elbo_estimate(valid_y, n_samples=10).mean().item()
+        log_lik = model.log_marginal(valid_y).mean().item()
+    return elbo, log_lik
+
+
+def _snapshot(model: VAE) -> tuple[np.ndarray, np.ndarray]:
+    """The decoder of a single-member model on SNAPSHOT_Z and on the aligned SNAPSHOT_U."""
+    with torch.no_grad():
+        z = torch.as_tensor(SNAPSHOT_Z, dtype=torch.float32).unsqueeze(0)
+        decoded = model.decode(z).double().numpy()[0]
+        aligned = model.aligned_decoder(SNAPSHOT_U).numpy()[0]
+    return decoded, aligned
+
+
+# ----- in-process training (scripts, tests, the CLI) -------------------------------------------
 
 
 def train(
@@ -86,22 +486,23 @@ def train_many(
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> list[TrainResult]:
-    """Train several configs; those sharing shapes (all but seeds and σ) run as one ensemble."""
+    """Train several configs; those sharing shapes (batch_key) run as one batch."""
     groups: dict[tuple, list[int]] = {}
     for index, config in enumerate(configs):
-        groups.setdefault(config.ensemble_key(), []).append(index)
+        groups.setdefault(batch_key(config), []).append(index)
     results: list[TrainResult | None] = [None] * len(configs)
-    progress = _ProgressMerger([configs[idx[0]].steps for idx in groups.values()], on_progress)
-    # One torch thread per ensemble: these nets are dispatch-bound, and intra-op threads only
-    # add contention (default 2 was 1.3× slower idle, up to 60× slower on a loaded machine).
-    # Instead the ensembles run side by side, one per core (torch releases the GIL in ops).
+    progress = _ProgressMerger([max(configs[i].steps for i in idx) for idx in groups.values()],
+                               on_progress)
+    # One torch thread per batch: these nets are dispatch-bound, and intra-op threads only add
+    # contention (default 2 was 1.3× slower idle, up to 60× slower on a loaded machine).
+    # Instead the batches run side by side, one per core (torch releases the GIL in ops).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
 
     def run(group_index: int, indices: list[int]) -> None:
         group = [configs[i] for i in indices]
         report = progress.reporter(group_index)
-        for i, result in zip(indices, _train_ensemble(group, report, should_stop)):
+        for i, result in zip(indices, run_batch(group, report, should_stop), strict=True):
             results[i] = result
 
     try:
@@ -115,11 +516,41 @@ def train_many(
     return results
 
 
+def run_batch(configs: list[TrainConfig], on_progress=None, should_stop=None) -> list[TrainResult]:
+    """Train configs of one batch_key together until every one has finished."""
+    members = [Member(c) for c in configs]
+    batch = Batch(batch_key(configs[0]))
+    for member in members:
+        batch.add(member)
+    total = max(c.steps for c in configs)
+    step = 0
+    while len(batch):
+        for member in batch.step():
+            batch.remove(member)
+        step += 1
+        if on_progress is not None and (step % 25 == 0 or not len(batch)):
+            on_progress(_progress(members, step, total))
+        if should_stop is not None and len(batch) and should_stop():
+            for member in list(batch.members):
+                batch.remove(member)
+                member.status = "stopped"
+                member.finished_step = member.step
+    return [m.result() for m in members]
+
+
+def _progress(members: list[Member], step: int, total: int) -> Progress:
+    elbo = np.full((step, len(members)), np.nan)
+    for column, member in enumerate(members):
+        values = member.train_elbo[:step]
+        elbo[: len(values), column] = values
+    return Progress(step, total, np.arange(1, step + 1), elbo, [m.config for m in members])
+
+
 class _ProgressMerger:
-    """Turns the progress of ensembles running side by side into one Progress for all configs."""
+    """Turns the progress of batches running side by side into one Progress for all configs."""
 
     def __init__(self, max_steps: list[int], on_progress):
-        self.max_steps = max_steps  # of each ensemble, in the order of their group index
+        self.max_steps = max_steps  # of each batch, in the order of their group index
         self.on_progress = on_progress
         self.latest: dict[int, Progress] = {}
         self.lock = threading.Lock()
@@ -155,220 +586,5 @@ class _ProgressMerger:
         )
 
 
-def training_data(config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """(train y, test y) of a config: fixed by data_seed, noise_std and the sizes."""
-    _, train_y = ground_truth.sample(config.n_train, config.noise_std, config.data_seed)
-    _, test_y = ground_truth.sample(config.n_test, config.noise_std, config.data_seed + 1_000_003)
-    return train_y, test_y
-
-
-def validation_data(config: TrainConfig) -> torch.Tensor:
-    """Held-out y for the periodic evaluations and early stopping, disjoint from the test set,
-    so the reported test metrics are not those of the data that chose when to stop."""
-    _, valid_y = ground_truth.sample(VALIDATION_POINTS, config.noise_std,
-                                     config.data_seed + 2_000_003)
-    return valid_y
-
-
-def build_model(configs: list[TrainConfig]) -> VAE:
-    """An initialised ensemble with one member per config (all sharing shapes)."""
-    first = configs[0]
-    model = VAE(
-        first.prior,
-        first.posterior,
-        first.n_components,
-        first.hidden,
-        [c.noise_std for c in configs],
-        n_members=len(configs),
-    )
-    for member, config in enumerate(configs):
-        model.reset_member(member, config.seed)
-    return model
-
-
-def learning_rate(config: TrainConfig, step: int) -> float:
-    """Cosine decay from lr to lr/10 over config.steps: big steps early, fine ones at the end."""
-    progress = min(step / max(config.steps - 1, 1), 1.0)
-    return config.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
-
-
-class _NoiseSource:
-    """Per-member Monte Carlo noise and minibatch indices, drawn NOISE_CHUNK steps at a time."""
-
-    def __init__(self, configs: list[TrainConfig], samples_per_y: int):
-        self.generators = [torch.Generator().manual_seed(c.seed * 7919 + 17) for c in configs]
-        self.batch_size = configs[0].batch_size
-        self.n_train = configs[0].n_train
-        self.samples_per_y = samples_per_y
-        self.noise = self.indices = None
-
-    def at(self, step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        offset = step % NOISE_CHUNK
-        if offset == 0:
-            shape = (NOISE_CHUNK, self.batch_size, self.samples_per_y)
-            self.noise = torch.stack([torch.randn(shape, generator=g) for g in self.generators], 1)
-            if self.batch_size < self.n_train:
-                self.indices = torch.stack(
-                    [torch.randint(self.n_train, shape[:2], generator=g) for g in self.generators], 1
-                )
-        indices = None if self.indices is None else self.indices[offset]
-        return self.noise[offset], indices
-
-
-def _train_ensemble(configs, on_progress, should_stop) -> list[TrainResult]:
-    started = time.perf_counter()
-    first = configs[0]
-    members = len(configs)
-    model = build_model(configs)
-    data = [training_data(c) for c in configs]
-    train_y = torch.stack([d[0] for d in data]).float()
-    test_y = torch.stack([d[1] for d in data])
-    valid_y = torch.stack([validation_data(c) for c in configs])
-    noise_source = _NoiseSource(configs, model.samples_per_y(first.samples_per_component))
-    optimizer = torch.optim.Adam(model.parameters(), lr=first.lr, fused=True)
-
-    elbo_log = torch.full((first.steps, members), math.nan)
-    evaluations: list[tuple[int, np.ndarray, np.ndarray]] = []
-    snapshots: list[tuple[int, np.ndarray, np.ndarray]] = []
-    finished: dict[int, tuple[str, int, dict]] = {}  # member → (status, step, weights)
-    diverged_reasons: dict[int, str] = {}
-    user_stopped = False
-    step = 0
-
-    def freeze(member: int, status: str, at_step: int) -> None:
-        weights = {k: v[member : member + 1].clone() for k, v in model.state_dict().items()}
-        finished[member] = (status, at_step, weights)
-
-    for step in range(first.steps):
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(first, step)
-        noise, indices = noise_source.at(step)
-        batch = train_y if indices is None else torch.gather(train_y, 1, indices)
-        elbo = model.elbo(batch, noise).mean(dim=1)
-        optimizer.zero_grad(set_to_none=True)
-        (-elbo.sum()).backward()
-        optimizer.step()
-        elbo_log[step] = elbo.detach()
-
-        done = step + 1
-        if done % DIVERGENCE_CHECK_EVERY == 0 or done == first.steps:
-            _check_divergence(model, elbo_log, step, finished, diverged_reasons, freeze)
-        if done % first.eval_every == 0 or done == first.steps:
-            evaluations.append((done, *_evaluate_history(model, valid_y)))
-            snapshots.append((done, *_snapshot(model)))
-            if first.early_stop:
-                for member in _converged_members(evaluations, finished):
-                    freeze(member, "converged", done)
-        if on_progress is not None and (done % 25 == 0 or done == first.steps):
-            on_progress(Progress(done, first.steps, np.arange(1, done + 1),
-                                 elbo_log[:done].numpy().copy(), list(configs)))
-        if len(finished) == members:
-            break
-        if should_stop is not None and should_stop():
-            user_stopped = True
-            break
-
-    steps_run = step + 1
-    if not snapshots or snapshots[-1][0] != steps_run:
-        snapshots.append((steps_run, *_snapshot(model)))
-    seconds = time.perf_counter() - started
-    results = []
-    for member, config in enumerate(configs):
-        status, last_step, weights = finished.get(
-            member, ("stopped" if user_stopped else "completed", steps_run, None)
-        )
-        single = model.member(member)
-        if weights is not None:
-            single.load_state_dict(weights)
-        results.append(
-            _member_result(config, single, member, last_step, status, elbo_log, evaluations,
-                           snapshots, diverged_reasons.get(member, ""), test_y[member], seconds,
-                           members)
-        )
-    return results
-
-
-def _check_divergence(model, elbo_log, step, finished, reasons, freeze) -> None:
-    """Mark members whose ELBO became non-finite or exploded, at the first bad step.
-
-    Bounded scales keep the ELBO finite even when Adam blows up (lr = 10 sends it to ~−1e6
-    without a NaN), so "diverged" also means an ELBO below −½(EXPLOSION_MISS/σ)²: the decoder
-    misses y by EXPLOSION_MISS on average, 20× the data's whole range [0, 0.25]. Sound runs
-    swing far less (at σ = 0.005 the first Adam step dips to −8e3, the threshold is −5e5).
-    """
-    start = max(0, step + 1 - DIVERGENCE_CHECK_EVERY)
-    recent = elbo_log[start : step + 1]
-    thresholds = -0.5 * (EXPLOSION_MISS / model.noise_std.squeeze(-1)) ** 2
-    bad_rows = ~torch.isfinite(recent) | (recent < thresholds)
-    for member in range(model.n_members):
-        if member in finished:
-            continue
-        bad = torch.nonzero(bad_rows[:, member]).flatten()
-        weights_bad = any(not torch.isfinite(p.detach()[member]).all() for p in model.parameters())
-        if len(bad) == 0 and not weights_bad:
-            continue
-        first_bad = start + (bad[0].item() if len(bad) else len(recent) - 1)
-        value = elbo_log[first_bad, member].item()
-        if not math.isfinite(value):
-            reasons[member] = f"the ELBO became {value} at step {first_bad + 1}"
-        elif len(bad):
-            reasons[member] = f"the ELBO exploded to {value:.3g} nats at step {first_bad + 1}"
-        else:
-            reasons[member] = f"a weight became non-finite by step {first_bad + 1}"
-        freeze(member, "diverged", first_bad + 1)
-
-
-def _converged_members(evaluations, finished) -> list[int]:
-    if len(evaluations) <= CONVERGENCE_EVALS:
-        return []
-    elbos = np.stack([elbo for _, elbo, _ in evaluations])  # (evaluations, members)
-    best_before = elbos[:-CONVERGENCE_EVALS].max(axis=0)
-    best_recent = elbos[-CONVERGENCE_EVALS:].max(axis=0)
-    stalled = ~(best_recent > best_before + CONVERGENCE_TOLERANCE)
-    return [m for m in np.nonzero(stalled)[0].tolist() if m not in finished]
-
-
-def _evaluate_history(model: VAE, valid_y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Validation ELBO (Monte Carlo, common random numbers) and exact log-likelihood per member."""
-    with torch.no_grad():
-        elbo = model.elbo_estimate(valid_y, n_samples=10).mean(dim=1).numpy()
-        log_lik = model.log_marginal(valid_y).mean(dim=1).numpy()
-    return elbo, log_lik
-
-
-def _snapshot(model: VAE) -> tuple[np.ndarray, np.ndarray]:
-    with torch.no_grad():
-        z = torch.as_tensor(SNAPSHOT_Z, dtype=torch.float32).expand(model.n_members, -1)
-        decoded = model.decode(z).double().numpy()
-        aligned = model.aligned_decoder(SNAPSHOT_U).numpy()
-    return decoded, aligned
-
-
-def _member_result(config, single, member, last_step, status, elbo_log, evaluations, snapshots,
-                   reason, test_y, seconds, ensemble_size) -> TrainResult:
-    steps = np.arange(1, last_step + 1)
-    history = pd.DataFrame({"step": steps, "train_elbo": elbo_log[:last_step, member].double().numpy()})
-    history["validation_elbo"] = np.nan
-    history["validation_log_likelihood"] = np.nan
-    for eval_step, elbos, log_liks in evaluations:
-        if eval_step <= last_step:
-            history.loc[eval_step - 1, ["validation_elbo", "validation_log_likelihood"]] = (
-                elbos[member], log_liks[member])
-    kept = [s for s in snapshots if s[0] <= last_step]
-    result = TrainResult(
-        config=config,
-        model=single,
-        history=history,
-        snapshot_steps=np.array([s[0] for s in kept], dtype=np.int64),
-        snapshot_decoder=np.array([s[1][member] for s in kept]).reshape(len(kept), len(SNAPSHOT_Z)),
-        snapshot_aligned=np.array([s[2][member] for s in kept]).reshape(len(kept), len(SNAPSHOT_U)),
-        status=status,
-        steps_run=last_step,
-        diverged_step=last_step if status == "diverged" else None,
-        diverged_reason=reason,
-        train_seconds=seconds,
-        ensemble_size=ensemble_size,
-    )
-    if status != "diverged":
-        result.metrics = evaluate(single, config, test_y)
-    return result
+def copy_checkpoint(checkpoint: Checkpoint) -> Checkpoint:
+    return copy.deepcopy(checkpoint)

@@ -1,0 +1,182 @@
+"""The training service (vae_core.service) and the engine's determinism it relies on.
+
+Determinism is asserted exactly (bit for bit): on CPU with one torch thread a member's arithmetic
+does not depend on what trains beside it (vae_core.training explains how), so there is no
+rounding to allow for. A GPU may pick other kernels per batch size; these tests run on CPU.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from vae_core import TrainConfig, train, train_many
+from vae_core.service import ServerBusy, TrainingService
+
+SMALL = TrainConfig(prior="mog", posterior="mog", steps=300, n_train=200, n_test=200, hidden=16,
+                    eval_every=50, noise_std=0.03, seed=1)
+WAIT = 120  # s: a generous bound for a few hundred steps on a loaded 2-core machine
+
+
+def assert_same_run(a, b):
+    assert a.status == b.status and a.steps_run == b.steps_run
+    pd.testing.assert_frame_equal(a.history, b.history, check_exact=True)
+    np.testing.assert_array_equal(a.snapshot_steps, b.snapshot_steps)
+    np.testing.assert_array_equal(a.snapshot_aligned, b.snapshot_aligned)
+    assert a.metrics == b.metrics
+    for name, value in a.model.state_dict().items():
+        assert torch.equal(value, b.model.state_dict()[name]), name
+
+
+def wait_for(service, ticket, states=("done",), timeout=WAIT, step_at_least=0):
+    deadline = time.monotonic() + timeout
+    while True:
+        status = service.status(ticket)
+        if status.state in states and status.step >= step_at_least:
+            return status
+        assert status.state != "failed" or "failed" in states, status.message
+        assert time.monotonic() < deadline, f"still {status.state} at step {status.step}"
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def alone():
+    return train(SMALL)
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    started = TrainingService(tmp_path_factory.mktemp("service-cache"), workers=1,
+                              read_only_dirs=())
+    yield started
+    started.close()
+
+
+# ----- the engine: a member's numbers depend on its own config only ---------------------------
+
+
+def test_same_config_alone_with_its_seeds_and_beside_other_noise_levels(alone):
+    with_seeds = train_many([SMALL.replace(seed=0), SMALL, SMALL.replace(seed=2)])[1]
+    with_strangers = train_many([SMALL.replace(noise_std=0.1, seed=5), SMALL.replace(seed=9, lr=0.03),
+                                 SMALL.replace(noise_std=0.2, steps=500), SMALL])[3]
+    assert_same_run(with_seeds, alone)
+    assert_same_run(with_strangers, alone)
+
+
+def test_early_stop_is_decided_per_member():
+    """Members stopping early (or not) at their own steps leave the others unchanged."""
+    configs = [SMALL.replace(steps=1000, seed=s) for s in (3, 4)]
+    together = train_many(configs)
+    for config, member in zip(configs, together, strict=True):
+        assert_same_run(member, train(config))
+
+
+# ----- the service ------------------------------------------------------------------------------
+
+
+def test_service_result_equals_the_in_process_one_and_is_cached(service, alone, tmp_path):
+    ticket = service.submit(SMALL, "a")
+    other = service.submit(SMALL.replace(seed=2, noise_std=0.1), "b")
+    status = wait_for(service, ticket)
+    assert_same_run(status.result, alone)
+    wait_for(service, other)
+    restarted = TrainingService.__new__(TrainingService)  # only its cache lookup is used
+    restarted.results, restarted.cache_dir, restarted.read_only_dirs = {}, service.cache_dir, ()
+    restarted.lock = service.lock
+    assert_same_run(TrainingService.lookup(restarted, SMALL), alone)
+
+
+def test_sessions_asking_for_one_config_share_one_training(service):
+    config = SMALL.replace(seed=11)
+    before = len(service.trained)
+    tickets = [service.submit(config, f"s{i}") for i in range(3)]
+    results = [wait_for(service, t).result for t in tickets]
+    assert len(service.trained) == before + 1
+    assert results[0] is results[1] is results[2]
+    again = service.submit(config, "late")  # cached now: done at once
+    assert service.status(again).state == "done"
+
+
+def test_one_pending_request_per_session(service):
+    first = service.submit(SMALL.replace(seed=20, steps=5000, early_stop=False), "me")
+    second = service.submit(SMALL.replace(seed=21, steps=200), "me")
+    assert service.status(first).state == "released"
+    wait_for(service, second)
+
+
+def test_paused_stepped_and_resumed_run_equals_an_uninterrupted_one(service):
+    config = SMALL.replace(seed=30, steps=400, early_stop=False)
+    ticket = service.submit(config, "pauser")
+    wait_for(service, ticket, ("training",), step_at_least=40)
+    service.pause(ticket)
+    paused = wait_for(service, ticket, ("paused",))
+    service.step(ticket, 7)
+    stepped = wait_for(service, ticket, ("paused",), step_at_least=paused.step + 7)
+    assert stepped.step == paused.step + 7
+    assert stepped.weights is not None and len(stepped.train_elbo) == stepped.step
+    service.resume(ticket)
+    assert_same_run(wait_for(service, ticket).result, train(config))
+
+
+def test_a_stopped_member_leaves_its_batch_mates_identical(service):
+    mate = SMALL.replace(seed=40, steps=600, early_stop=False)
+    stopped = SMALL.replace(seed=41, steps=5000, early_stop=False)
+    mate_ticket = service.submit(mate, "mate")
+    stop_ticket = service.submit(stopped, "stopper")
+    wait_for(service, stop_ticket, ("training",), step_at_least=50)
+    assert service.status(stop_ticket).batch_size == 2
+    service.stop(stop_ticket)
+    partial = wait_for(service, stop_ticket).result
+    assert partial.status == "stopped" and 50 <= partial.steps_run < 5000
+    assert service.lookup(stopped) is None, "a stopped run is never cached"
+    assert_same_run(wait_for(service, mate_ticket).result, train(mate))
+    service.resume(stop_ticket)  # a stopped run continues from where it was
+    assert wait_for(service, stop_ticket, ("training", "done")).step >= partial.steps_run
+
+
+def test_progress_exposes_history_and_current_weights(service):
+    ticket = service.submit(SMALL.replace(seed=50, steps=2000, early_stop=False), "watcher")
+    first = wait_for(service, ticket, ("training",), step_at_least=1)
+    later = wait_for(service, ticket, ("training",), step_at_least=first.step + 120)
+    assert later.version > first.version and later.max_steps == 2000
+    assert len(later.train_elbo) == later.step and np.isfinite(later.train_elbo).all()
+    assert later.evaluations and later.evaluations[0][0] == 50
+    assert set(later.weights) >= {"decoder.weights.0", "encoder.weights.2"}
+    assert later.eta_seconds is not None and later.eta_seconds > 0
+    assert "step" in later.message
+    service.release(ticket)
+
+
+def test_a_full_queue_says_so(tmp_path):
+    service = TrainingService(tmp_path, workers=1, max_batch=1, max_waiting=1, read_only_dirs=())
+    try:
+        long = SMALL.replace(steps=50000, early_stop=False)
+        service.submit(long.replace(seed=1), "a")  # training
+        service.submit(long.replace(seed=2), "b")  # waiting
+        with pytest.raises(ServerBusy, match="busy: 1 models are waiting"):
+            service.submit(long.replace(seed=3), "c")
+    finally:
+        service.close()
+
+
+def test_a_killed_worker_is_restarted_and_its_requests_can_be_retried(tmp_path):
+    service = TrainingService(tmp_path, workers=1, read_only_dirs=())
+    try:
+        cached = service.submit(SMALL.replace(seed=60, steps=100), "x")
+        wait_for(service, cached)
+        ticket = service.submit(SMALL.replace(seed=61, steps=50000, early_stop=False), "y")
+        wait_for(service, ticket, ("training",), step_at_least=5)
+        os.kill(service._workers[0].process.pid, signal.SIGKILL)
+        failed = wait_for(service, ticket, ("failed",))
+        assert failed.retryable and "try again" in failed.message
+        assert service.lookup(SMALL.replace(seed=60, steps=100)) is not None  # nothing lost
+        retried = service.submit(SMALL.replace(seed=62, steps=100), "y")
+        assert wait_for(service, retried).result.status in ("completed", "converged")
+    finally:
+        service.close()
