@@ -68,13 +68,22 @@ def _init_without_pages_folder(self, *args, **kwargs):
 
 
 class TrainedLog:
-    """Every config the app's training service finished training, one [config] per run."""
+    """Every config the app's training services (one per simulated server restart) finished
+    training, one [config] per run."""
+
+    def __init__(self):
+        self.per_service: dict[int, list] = {}
+
+    def _all(self) -> list:
+        service = ui.training_service()
+        self.per_service[id(service)] = service.trained
+        return [config for trained in self.per_service.values() for config in trained]
 
     def __len__(self) -> int:
-        return len(ui.training_service().trained)
+        return len(self._all())
 
     def __getitem__(self, index: int) -> list:
-        return [ui.training_service().trained[index]]
+        return [self._all()[index]]
 
     def __bool__(self) -> bool:
         return len(self) > 0
