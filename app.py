@@ -5,9 +5,9 @@ import torch
 
 import ui
 
-# train_many trains on one torch thread per ensemble and restores the previous count when done;
-# with sessions training at once, one session's restore must not hand another two threads
-# (oversubscribed, training was up to 60x slower), so the whole server stays at one.
+# Training runs in the training service's worker processes (ui.training_service); the server
+# itself only draws figures and metrics of tiny nets, where intra-op threads only add contention
+# with the workers (oversubscribed, training was up to 60x slower), so it stays at one thread.
 torch.set_num_threads(1)
 
 st.set_page_config(page_title="VAE-MoG lab", page_icon=":material/science:", layout="wide")

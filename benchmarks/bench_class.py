@@ -1,0 +1,182 @@
+"""A class pressing Train at once: the training service against the old one-thread-per-job path.
+
+N simulated sessions (default N = 1, 20, 100) each submit a distinct seed of the heaviest default
+(MoG prior + MoG posterior, M = 10, σ = 0.1) at the same moment, the way the pages do, and each
+watches its request like its page would: the service path reads `status()` every 0.5 s (the
+page's progress fragment) and draws the live ELBO figure; the baseline path (benchmarks/
+baseline_store.py, the app's code before the service) polls its job every 0.3 s and draws the
+same figure, in a thread of the same process, as the old page loop did. Both run in this one
+process, one after the other, in the same run. Reported: time from the common start to each
+session's result (median, max), models per second, peak RSS (this process plus the worker
+processes) and the peak thread count of this process.
+
+    python benchmarks/bench_class.py                  # N = 1, 20, 100
+    python benchmarks/bench_class.py --sessions 20 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import torch  # noqa: E402
+
+from benchmarks.baseline_store import ResultStore  # noqa: E402
+from vae_core import figures  # noqa: E402
+from vae_core.config import TrainConfig  # noqa: E402
+from vae_core.service import TrainingService  # noqa: E402
+
+HEAVIEST = TrainConfig(prior="mog", posterior="mog", n_components=10, noise_std=0.1)
+SERVICE_POLL = 0.5  # the page's fragment interval (ui.PROGRESS_EVERY)
+BASELINE_POLL = 0.3  # the old page loop's interval
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    """Peak resident memory (VmHWM) of a process, MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def threads_now() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    return 0
+
+
+class ThreadSampler:
+    def __init__(self):
+        self.peak = threads_now()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.wait(0.1):
+            self.peak = max(self.peak, threads_now())
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def live_figure(steps_elbo: np.ndarray, config: TrainConfig) -> None:
+    """The page's live chart, built as the page builds it (the UI work each poll costs)."""
+    if len(steps_elbo):
+        figures.live_elbo_figure(np.arange(1, len(steps_elbo) + 1), steps_elbo.reshape(-1, 1),
+                                 [config.model_name], config.steps).to_json()
+
+
+def run_service(configs: list[TrainConfig], workers: int) -> dict:
+    service = TrainingService(tempfile.mkdtemp(prefix="bench-class-"), workers=workers,
+                              read_only_dirs=())
+    while not service.ready():  # the app starts its workers with the server, before any class
+        time.sleep(0.05)
+    sampler = ThreadSampler()
+    started = time.perf_counter()
+    finished: list[float] = [0.0] * len(configs)
+
+    def session(index: int, config: TrainConfig) -> None:
+        ticket = service.submit(config, f"session{index}")
+        while True:
+            status = service.status(ticket)
+            if status.state in ("done", "failed"):
+                break
+            live_figure(status.train_elbo, config)
+            time.sleep(SERVICE_POLL)
+        finished[index] = time.perf_counter() - started
+
+    # The sessions are the server's own (Tornado) threads in the app; here one thread each.
+    threads = [threading.Thread(target=session, args=(i, c)) for i, c in enumerate(configs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    peak_threads = sampler.stop()
+    rss = rss_mb() + sum(rss_mb(w.process.pid) for w in service._workers)
+    service.close()
+    return summary(finished, wall, peak_threads, rss)
+
+
+def run_baseline(configs: list[TrainConfig], timeout: float) -> dict:
+    store = ResultStore()
+    sampler = ThreadSampler()
+    started = time.perf_counter()
+    finished: list[float] = [float("nan")] * len(configs)
+
+    def session(index: int, config: TrainConfig) -> None:
+        job = store.start([config])
+        while not job.done.wait(timeout=BASELINE_POLL):
+            if time.perf_counter() - started > timeout:
+                job.stop_requested.set()
+                return
+            progress = job.progress
+            if progress is not None:
+                live_figure(progress.train_elbo[:, 0], config)
+        finished[index] = time.perf_counter() - started
+
+    threads = [threading.Thread(target=session, args=(i, c)) for i, c in enumerate(configs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    return summary(finished, wall, sampler.stop(), rss_mb())
+
+
+def summary(finished: list[float], wall: float, peak_threads: int, rss: float) -> dict:
+    done = [t for t in finished if t == t]
+    return {
+        "done": len(done), "asked": len(finished),
+        "median_s": statistics.median(done) if done else float("nan"),
+        "max_s": max(done) if done else float("nan"),
+        "models_per_s": len(done) / wall, "wall_s": wall,
+        "peak_threads": peak_threads, "peak_rss_mb": rss,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 20, 100])
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--baseline-timeout", type=float, default=400.0,
+                        help="give up on the baseline after this many seconds (reported)")
+    parser.add_argument("--skip-baseline", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(1)  # as app.py
+    print(f"cores: {os.cpu_count()}, load average at start: "
+          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}; service workers: {args.workers}")
+    print("| N | path | done | median s | max s | models/s | peak threads | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n in args.sessions:
+        configs = [HEAVIEST.replace(seed=1000 + i) for i in range(n)]
+        rows = [("service", run_service(configs, args.workers))]
+        if not args.skip_baseline:
+            rows.append(("baseline (thread per job)", run_baseline(configs, args.baseline_timeout)))
+        for name, row in rows:
+            print(f"| {n} | {name} | {row['done']}/{row['asked']} | {row['median_s']:.2f} | "
+                  f"{row['max_s']:.2f} | {row['models_per_s']:.2f} | {row['peak_threads']} | "
+                  f"{row['peak_rss_mb']:.0f} |", flush=True)
+    print(f"load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
