@@ -32,6 +32,7 @@ from torch import nn
 from torch.distributions import Categorical, MixtureSameFamily, Normal
 
 from vae_core.config import TrainConfig
+from vae_core.data import training_data
 
 # The project's scale map, so both trainers bound scales identically (the plain part of this
 # trainer is the loop and torch.distributions, not this one-line map).
@@ -42,7 +43,6 @@ from vae_core.distributions import (
     raw_for_scale,
 )
 from vae_core.model import VAE
-from vae_core.data import training_data
 
 # The sweep in every full run of benchmarks/bench_train.py (see RESULTS.md) shows the reference's
 # test log-likelihood at constant lr: by 1500 steps most runs sit within 0.01 nats of the truth,

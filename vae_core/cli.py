@@ -9,10 +9,10 @@ from pathlib import Path
 from vae_core import figures
 from vae_core.cache import PRESETS_DIR, cached_train, cached_train_many, default_cache_dir
 from vae_core.config import LIMITS, POSTERIOR_KINDS, PRIOR_KINDS, TrainConfig
+from vae_core.data import training_data
 from vae_core.export import ExportError, write_pngs
 from vae_core.metrics import metrics_table
 from vae_core.presets import preset_configs
-from vae_core.data import training_data
 
 DEFAULTS = TrainConfig()
 

@@ -190,7 +190,7 @@ class TrainingService:
             previous = self.by_session.get(session) if session else None
             if previous is not None:
                 ticket = self.tickets[previous]
-                same = ticket.request.config == config and not ticket.released
+                same = ticket.request.config.key() == config.key() and not ticket.released
                 if same and (ticket.request.state in ACTIVE or cached is None):
                     ticket.last_seen = time.monotonic()
                     return ticket.id
@@ -199,7 +199,7 @@ class TrainingService:
                 request = _Request(config)
                 request.state, request.result, request.step = "done", cached, cached.steps_run
                 return self._new_ticket(session, request)
-            request = next((r for r in self.requests.values() if r.config == config
+            request = next((r for r in self.requests.values() if r.config.key() == config.key()
                             and not r.private and r.state in ACTIVE), None)
             if request is None:
                 if len(self.waiting) >= self.max_waiting:

@@ -94,6 +94,7 @@ class TrainResult:
 
 def batch_key(config: TrainConfig) -> tuple:
     """Configs with equal shapes can train in one batch (seeds, σ, lr, steps... may differ)."""
+    config = config.canonical()
     return (config.prior, config.posterior, config.n_components, config.hidden, config.batch_size,
             config.samples_per_component, config.n_train)
 
