@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from vae_core import figures
 from vae_core.cache import default_cache_dir
@@ -57,15 +59,25 @@ SESSION_ID = "_session_id"
 @st.cache_resource(show_spinner=False, on_release=lambda service: service.close())
 def training_service() -> TrainingService:
     """The server's training service (worker processes start now, so a first Train is fast)."""
-    return TrainingService(cache_dir())
+    return TrainingService(cache_dir(), session_alive=_session_connected)
+
+
+def _session_connected(owner: str) -> bool:
+    """Whether the browser session that owns a request (owner = "<session id>/<slot>...") is
+    still connected: a closed tab releases its request (unless another session shares it)."""
+    if not Runtime.exists():
+        return True
+    return Runtime.instance().is_active_session(owner.split("/", 1)[0])
 
 
 result_store = training_service  # its former name, still used by tests and notebooks
 
 
 def session_id() -> str:
+    """Streamlit's id of this browser session (the runtime knows whether it is connected)."""
     if SESSION_ID not in st.session_state:
-        st.session_state[SESSION_ID] = uuid.uuid4().hex
+        context = get_script_run_ctx()
+        st.session_state[SESSION_ID] = context.session_id if context else uuid.uuid4().hex
     return st.session_state[SESSION_ID]
 
 

@@ -8,7 +8,9 @@ baseline_store.py, the app's code before the service) polls its job every 0.3 s 
 same figure, in a thread of the same process, as the old page loop did. Both run in this one
 process, one after the other, in the same run. Reported: time from the common start to each
 session's result (median, max), models per second, peak RSS (this process plus the worker
-processes) and the peak thread count of this process.
+processes), the peak thread count of this process, and how long a latecomer's page takes to
+build meanwhile (the Ground truth page's figures, once a second, in this process as a server
+would build them).
 
     python benchmarks/bench_class.py                  # N = 1, 20, 100
     python benchmarks/bench_class.py --sessions 20 --workers 2
@@ -60,6 +62,35 @@ def threads_now() -> int:
     return 0
 
 
+def page_work() -> None:
+    """What a latecomer's page load costs the server: the Ground truth page's figures, uncached."""
+    figures.true_posterior_heatmap(0.1).to_json()
+    figures.true_marginal_figure(0.1).to_json()
+
+
+class Latecomer:
+    """A visitor loading a page every second while the class trains: its latency, s."""
+
+    def __init__(self):
+        self.latencies: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.wait(1.0):
+            started = time.perf_counter()
+            page_work()
+            self.latencies.append(time.perf_counter() - started)
+
+    def stop(self) -> tuple[float, float]:
+        self._stop.set()
+        self._thread.join()
+        if not self.latencies:
+            return float("nan"), float("nan")
+        return statistics.median(self.latencies), max(self.latencies)
+
+
 class ThreadSampler:
     def __init__(self):
         self.peak = threads_now()
@@ -89,7 +120,7 @@ def run_service(configs: list[TrainConfig], workers: int) -> dict:
                               read_only_dirs=())
     while not service.ready():  # the app starts its workers with the server, before any class
         time.sleep(0.05)
-    sampler = ThreadSampler()
+    sampler, latecomer = ThreadSampler(), Latecomer()
     started = time.perf_counter()
     finished: list[float] = [0.0] * len(configs)
 
@@ -113,12 +144,12 @@ def run_service(configs: list[TrainConfig], workers: int) -> dict:
     peak_threads = sampler.stop()
     rss = rss_mb() + sum(rss_mb(w.process.pid) for w in service._workers)
     service.close()
-    return summary(finished, wall, peak_threads, rss)
+    return summary(finished, wall, peak_threads, rss, latecomer.stop())
 
 
 def run_baseline(configs: list[TrainConfig], timeout: float) -> dict:
     store = ResultStore()
-    sampler = ThreadSampler()
+    sampler, latecomer = ThreadSampler(), Latecomer()
     started = time.perf_counter()
     finished: list[float] = [float("nan")] * len(configs)
 
@@ -139,10 +170,11 @@ def run_baseline(configs: list[TrainConfig], timeout: float) -> dict:
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
-    return summary(finished, wall, sampler.stop(), rss_mb())
+    return summary(finished, wall, sampler.stop(), rss_mb(), latecomer.stop())
 
 
-def summary(finished: list[float], wall: float, peak_threads: int, rss: float) -> dict:
+def summary(finished: list[float], wall: float, peak_threads: int, rss: float,
+            latecomer: tuple[float, float]) -> dict:
     done = [t for t in finished if t == t]
     return {
         "done": len(done), "asked": len(finished),
@@ -150,6 +182,7 @@ def summary(finished: list[float], wall: float, peak_threads: int, rss: float) -
         "max_s": max(done) if done else float("nan"),
         "models_per_s": len(done) / wall, "wall_s": wall,
         "peak_threads": peak_threads, "peak_rss_mb": rss,
+        "page_median_s": latecomer[0], "page_max_s": latecomer[1],
     }
 
 
@@ -164,8 +197,15 @@ def main() -> None:
     torch.set_num_threads(1)  # as app.py
     print(f"cores: {os.cpu_count()}, load average at start: "
           f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}; service workers: {args.workers}")
-    print("| N | path | done | median s | max s | models/s | peak threads | peak RSS MB |")
-    print("|---|---|---|---|---|---|---|---|")
+    idle = []
+    for _ in range(5):
+        started = time.perf_counter()
+        page_work()
+        idle.append(time.perf_counter() - started)
+    print(f"latecomer page work on an idle server: {statistics.median(idle):.3f} s (median of 5)")
+    print("| N | path | done | median s | max s | models/s | peak threads | peak RSS MB "
+          "| latecomer page median / max s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for n in args.sessions:
         configs = [HEAVIEST.replace(seed=1000 + i) for i in range(n)]
         rows = [("service", run_service(configs, args.workers))]
@@ -174,7 +214,8 @@ def main() -> None:
         for name, row in rows:
             print(f"| {n} | {name} | {row['done']}/{row['asked']} | {row['median_s']:.2f} | "
                   f"{row['max_s']:.2f} | {row['models_per_s']:.2f} | {row['peak_threads']} | "
-                  f"{row['peak_rss_mb']:.0f} |", flush=True)
+                  f"{row['peak_rss_mb']:.0f} | {row['page_median_s']:.2f} / "
+                  f"{row['page_max_s']:.2f} |", flush=True)
     print(f"load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

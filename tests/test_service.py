@@ -180,3 +180,46 @@ def test_a_killed_worker_is_restarted_and_its_requests_can_be_retried(tmp_path):
         assert wait_for(service, retried).result.status in ("completed", "converged")
     finally:
         service.close()
+
+
+def test_two_servers_sharing_a_cache_folder_train_a_config_once(tmp_path):
+    """App replicas share the cache folder: the second asker waits for the first's result."""
+    first = TrainingService(tmp_path, workers=1, read_only_dirs=())
+    second = TrainingService(tmp_path, workers=1, read_only_dirs=())
+    try:
+        config = SMALL.replace(seed=70, steps=400)
+        a = first.submit(config, "a")
+        wait_for(first, a, ("training",), step_at_least=1)
+        b = second.submit(config, "b")
+        waiting = second.status(b)
+        assert waiting.state == "queued" and "Another server" in waiting.message
+        done_a, done_b = wait_for(first, a), wait_for(second, b)
+        assert len(first.trained) == 1 and not second.trained
+        assert done_b.result.metrics == done_a.result.metrics
+        assert not list((tmp_path / ".claims").iterdir()), "claims are removed when done"
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_closed_tab_releases_its_request_unless_another_session_waits(tmp_path, monkeypatch):
+    monkeypatch.setattr("vae_core.service.GONE_GRACE", 0.0)
+    connected = {"alice": True, "bob": True, "carol": True}
+    service = TrainingService(tmp_path, workers=1, read_only_dirs=(),
+                              session_alive=lambda owner: connected[owner])
+    try:
+        long = SMALL.replace(steps=50000, early_stop=False)
+        alone = service.submit(long.replace(seed=80), "alice")
+        shared = [service.submit(long.replace(seed=81), who) for who in ("bob", "carol")]
+        wait_for(service, alone, ("training",), step_at_least=1)
+        connected["alice"] = connected["bob"] = False  # their tabs closed
+        deadline = time.monotonic() + WAIT
+        while service.status(shared[1]).state == "training" and len(service.jobs) > 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+            service.status(shared[1])  # carol's page keeps watching
+        assert service.status(alone).state == "released"
+        assert service.status(shared[1]).state == "training"  # carol still has hers
+        assert len(service.jobs) == 1
+    finally:
+        service.close()

@@ -45,8 +45,10 @@ import itertools
 import multiprocessing as mp
 import os
 import queue
+import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +61,9 @@ from vae_core.training import Batch, Checkpoint, Member, TrainResult, batch_key
 
 PROGRESS_INTERVAL = 0.2  # s between progress messages of a member (5 a second)
 ABANDONED_AFTER = 60.0  # s without a status() call: the session is gone (tab closed)
+GONE_GRACE = 10.0  # s a session reported gone by session_alive keeps its request (a reload)
+CLAIM_STALE_AFTER = 30.0  # s: a claim its server stopped refreshing is abandoned (see _claim)
+CLAIMS_FOLDER = ".claims"
 PAUSED_KEPT_FOR = 3600.0  # s a paused checkpoint nobody looks at is kept
 DEFAULT_MAX_BATCH = 64
 DEFAULT_MAX_WAITING = 200
@@ -146,8 +151,13 @@ class TrainingService:
 
     def __init__(self, cache_dir: Path, workers: int | None = None,
                  max_batch: int = DEFAULT_MAX_BATCH, max_waiting: int = DEFAULT_MAX_WAITING,
-                 read_only_dirs=(PRESETS_DIR,)):
+                 read_only_dirs=(PRESETS_DIR,), session_alive: Callable[[str], bool] | None = None):
         self.cache_dir = Path(cache_dir)
+        # session_alive(session) tells whether a session (its browser tab) is still connected;
+        # without it a session is gone ABANDONED_AFTER s after its last status() call.
+        self.session_alive = session_alive
+        self.claims: set[str] = set()  # config keys this server is training for every server
+        self.elsewhere: list[_Request] = []  # requests another server is training
         self.read_only_dirs = tuple(read_only_dirs)
         self.max_batch = max_batch
         self.max_waiting = max_waiting
@@ -310,6 +320,13 @@ class TrainingService:
 
     def close(self) -> None:
         self._closed = True
+        with self.lock:
+            for key in list(self.claims):  # other servers need not wait for them to go stale
+                try:
+                    (self.cache_dir / CLAIMS_FOLDER / key).unlink()
+                except OSError:
+                    pass
+            self.claims.clear()
         for worker in self._workers:
             try:
                 worker.inbox.put(("quit",))
@@ -404,6 +421,8 @@ class TrainingService:
         for name, value in values.items():
             setattr(request, name, value)
         request.version += 1
+        if request.state not in ACTIVE:
+            self._unclaim(request)
 
     # ----- scheduling -------------------------------------------------------------------------
 
@@ -414,6 +433,11 @@ class TrainingService:
             ready = [w for w in self._workers if w.alive and w.members < self.max_batch]
             if not ready:
                 return
+            if not request.private and not self._claim(request.config):
+                self.waiting.remove(request)
+                self.elsewhere.append(request)
+                self._set(request, state="queued", message="")
+                continue
             joining = [w for w in ready if key in w.keys]
             worker = (joining or sorted(ready, key=lambda w: w.members))[0]
             self.waiting.remove(request)
@@ -445,6 +469,8 @@ class TrainingService:
     def _message(self, request: _Request, position: int, eta: float | None) -> str:
         if request.state == "starting":
             return f"The training service is starting; your model follows, about {eta:.0f} s."
+        if request.state == "queued" and request in self.elsewhere:
+            return "Another server of this class is training this model; it appears here when done."
         if request.state == "queued":
             return (f"Waiting: {position} of {len(self.waiting)} in the queue, all workers are "
                     f"full; about {eta:.0f} s in all.")
@@ -495,6 +521,8 @@ class TrainingService:
                     last_janitor = time.monotonic()
                     self._check_workers()
                     self._drop_abandoned()
+                    self._refresh_claims()
+                    self._check_elsewhere()
 
     def _handle(self, message: tuple) -> None:
         kind, index = message[0], message[1]
@@ -523,6 +551,7 @@ class TrainingService:
             if request is None:
                 if kind == "done" and message[4].status != "stopped":
                     self.results[message[4].config.key()] = message[4]
+                    self._unclaim(_Request(message[4].config))
                 self._dispatch()
                 return
             if kind == "paused":
@@ -591,10 +620,92 @@ class TrainingService:
         for ticket in list(self.tickets.values()):
             if ticket.released:
                 continue
-            state = ticket.request.state
-            limit = ABANDONED_AFTER if state in ACTIVE else PAUSED_KEPT_FOR
-            if now - ticket.last_seen > limit:
+            idle = now - ticket.last_seen
+            if ticket.request.state not in ACTIVE:
+                gone = idle > PAUSED_KEPT_FOR
+            elif self.session_alive is not None:
+                gone = idle > GONE_GRACE and not self.session_alive(ticket.session)
+            else:
+                gone = idle > ABANDONED_AFTER
+            if gone:
                 self._release(ticket)
+
+    # ----- several servers sharing one cache directory ----------------------------------------
+    #
+    # App replicas behind a proxy share the cache folder. Before training a config a server
+    # claims it with a file created exclusively (O_EXCL, atomic on local and NFSv3+ volumes) in
+    # <cache>/.claims/, refreshes the claim's time while training and removes it when done.
+    # Another server asking for the same config waits for the result to appear in the cache
+    # instead of training it again; a claim not refreshed for CLAIM_STALE_AFTER s (its server
+    # died) is taken over.
+
+    def _claim_path(self, config: TrainConfig) -> Path:
+        return self.cache_dir / CLAIMS_FOLDER / config.key()
+
+    def _claim(self, config: TrainConfig) -> bool:
+        key = config.key()
+        if key in self.claims:
+            return True
+        path = self._claim_path(config)
+        for _ in range(2):
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    stale = time.time() - path.stat().st_mtime > CLAIM_STALE_AFTER
+                except OSError:
+                    stale = True  # removed meanwhile: try again
+                if not stale:
+                    return False
+                try:
+                    path.unlink()
+                except OSError:
+                    pass
+                continue
+            except OSError:
+                return True  # an unwritable cache: no coordination, train here
+            with os.fdopen(descriptor, "w") as claim:
+                claim.write(f"{socket.gethostname()} {os.getpid()}\n")
+            self.claims.add(key)
+            return True
+        return False
+
+    def _unclaim(self, request: _Request) -> None:
+        key = request.config.key()
+        if key in self.claims and not any(
+                r is not request and r.config.key() == key and r.state in ACTIVE
+                for r in self.requests.values()):
+            self.claims.discard(key)
+            try:
+                self._claim_path(request.config).unlink()
+            except OSError:
+                pass
+
+    def _refresh_claims(self) -> None:
+        now = time.time()
+        for key in list(self.claims):
+            try:
+                os.utime(self.cache_dir / CLAIMS_FOLDER / key, (now, now))
+            except OSError:
+                pass
+
+    def _check_elsewhere(self) -> None:
+        """Requests another server trains: done once its result is cached, ours if it died."""
+        for request in list(self.elsewhere):
+            if not request.tickets:
+                self.elsewhere.remove(request)
+                self._set(request, state="released")
+                self.requests.pop(request.id, None)
+                continue
+            found = lookup(request.config, [self.cache_dir])
+            if found is not None:
+                self.elsewhere.remove(request)
+                self.results[request.config.key()] = found
+                self._set(request, state="done", result=found, step=found.steps_run)
+            elif self._claim(request.config):
+                self.elsewhere.remove(request)
+                self._enqueue(request)
 
 
 @dataclass
@@ -623,8 +734,7 @@ def worker_main(index: int, inbox, outbox, cache_dir: str) -> None:
     """Train whatever the service sends, every batch one step at a time, round robin."""
     torch.set_num_threads(1)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    del device  # the engine runs on CPU tensors; see docs/serving.md for the GPU path
-    seconds_per_step = _warm_up()
+    seconds_per_step = _warm_up(device)
     outbox.put(("ready", index, seconds_per_step))
     batches: dict[tuple, Batch] = {}
     members: dict[str, Member] = {}
@@ -639,7 +749,7 @@ def worker_main(index: int, inbox, outbox, cache_dir: str) -> None:
         while message is not None:
             if message[0] == "quit":
                 return
-            _worker_command(index, message, batches, members, outbox, cache_dir, sent_upto)
+            _worker_command(index, message, batches, members, outbox, cache_dir, sent_upto, device)
             try:
                 message = inbox.get_nowait()
             except queue.Empty:
@@ -669,9 +779,9 @@ def worker_main(index: int, inbox, outbox, cache_dir: str) -> None:
                 _send_progress(index, rid, member, batch, outbox, sent_upto, per_step)
 
 
-def _warm_up() -> float:
+def _warm_up(device: str) -> float:
     """A few steps of a default model: loads the kernels and measures a step (s)."""
-    batch = Batch(batch_key(TrainConfig()))
+    batch = Batch(batch_key(TrainConfig()), device)
     batch.add(Member(TrainConfig(steps=100, early_stop=False)))
     started = time.perf_counter()
     for _ in range(20):
@@ -683,7 +793,8 @@ def _rid_of(members: dict[str, Member], member: Member) -> str:
     return next(rid for rid, m in members.items() if m is member)
 
 
-def _worker_command(index, message, batches, members, outbox, cache_dir, sent_upto) -> None:
+def _worker_command(index, message, batches, members, outbox, cache_dir, sent_upto,
+                    device) -> None:
     kind = message[0]
     if kind == "add":
         _, rid, config, checkpoint, pause_at = message
@@ -693,7 +804,7 @@ def _worker_command(index, message, batches, members, outbox, cache_dir, sent_up
             outbox.put(("failed", index, rid, batch_key(config), f"{type(error).__name__}: {error}"))
             return
         key = batch_key(config)
-        batch = batches.setdefault(key, Batch(key))
+        batch = batches.setdefault(key, Batch(key, device))
         batch.add(member)
         members[rid] = member
         sent_upto[rid] = (0, 0)

@@ -187,8 +187,9 @@ class Member:
     def save(self, weights: dict, exp_avg: torch.Tensor, exp_avg_sq: torch.Tensor) -> Checkpoint:
         """Record this member's state (from its batch) as a checkpoint."""
         self.checkpoint = Checkpoint(
-            self.config, self.step, {k: v.clone() for k, v in weights.items()},
-            exp_avg.clone(), exp_avg_sq.clone(), self.chunk_rng_state.clone(), self.chunk_start,
+            self.config, self.step, {k: v.detach().cpu().clone() for k, v in weights.items()},
+            exp_avg.cpu().clone(), exp_avg_sq.cpu().clone(), self.chunk_rng_state.clone(),
+            self.chunk_start,
             list(self.train_elbo), list(self.evaluations), list(self.snapshots),
             self.train_seconds, self.ensemble_size,
         )
@@ -246,8 +247,9 @@ class Batch:
     row back into its checkpoint and stacks the buffer anew.
     """
 
-    def __init__(self, key: tuple):
+    def __init__(self, key: tuple, device: str = "cpu"):
         self.key = key
+        self.device = torch.device(device)  # members' own state always stays on the CPU
         self.members: list[Member] = []
         self._stacked: list[Member] | None = None  # the members the buffers hold, in order
 
@@ -288,26 +290,27 @@ class Batch:
         model = build_model(configs)
         state = {k: torch.cat([m.checkpoint.weights[k] for m in rows]) for k in model.state_dict()}
         model.load_state_dict(state)
+        model.to(self.device)
         params = list(model.parameters())
         self.size = sum(p[0].numel() for p in params)
         width = -(-self.size // FLAT_ALIGN) * FLAT_ALIGN
         count = len(rows)
-        self.flat = torch.zeros(count, width)
+        self.flat = torch.zeros(count, width, device=self.device)
         offset = 0
         for param in params:
             n = param[0].numel()
             self.flat[:, offset : offset + n] = param.detach().reshape(count, n)
             param.data = self.flat[:, offset : offset + n].view(param.shape)
             offset += n
-        self.exp_avg = torch.zeros(count, width)
-        self.exp_avg_sq = torch.zeros(count, width)
+        self.exp_avg = torch.zeros(count, width, device=self.device)
+        self.exp_avg_sq = torch.zeros(count, width, device=self.device)
         for row, member in enumerate(rows):
             self.exp_avg[row, : self.size] = member.checkpoint.exp_avg
             self.exp_avg_sq[row, : self.size] = member.checkpoint.exp_avg_sq
-        self.padding = torch.zeros(count, width - self.size)
+        self.padding = torch.zeros(count, width - self.size, device=self.device)
         self.params = params
         self.model = model
-        self.train_y = torch.stack([m.train_y for m in rows])
+        self.train_y = torch.stack([m.train_y for m in rows]).to(self.device)
         self._stacked = list(members)
         size = len(members)
         for member in members:
@@ -324,11 +327,12 @@ class Batch:
         rows = members + members[:1] if len(members) == 1 else members
         draws = [m.step_noise() for m in members]
         draws = draws + draws[:1] if len(members) == 1 else draws
-        noise = torch.stack([d[0] for d in draws])
+        noise = torch.stack([d[0] for d in draws]).to(self.device)
         if draws[0][1] is None:
             batch = self.train_y
         else:
-            batch = torch.gather(self.train_y, 1, torch.stack([d[1] for d in draws]))
+            indices = torch.stack([d[1] for d in draws]).to(self.device)
+            batch = torch.gather(self.train_y, 1, indices)
         elbo = self.model.elbo(batch, noise).mean(dim=1)
         grads = torch.autograd.grad(-elbo.sum(), self.params)
         count = len(rows)
@@ -350,8 +354,10 @@ class Batch:
         beta1, beta2 = ADAM_BETAS
         self.exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
         self.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        step_size = torch.tensor([lr / (1 - beta1**t) for lr, t in zip(lrs, steps)]).unsqueeze(1)
-        root_bias2 = torch.tensor([math.sqrt(1 - beta2**t) for t in steps]).unsqueeze(1)
+        step_size = torch.tensor([lr / (1 - beta1**t) for lr, t in zip(lrs, steps, strict=True)],
+                                 device=self.device).unsqueeze(1)
+        root_bias2 = torch.tensor([math.sqrt(1 - beta2**t) for t in steps],
+                                  device=self.device).unsqueeze(1)
         denom = (self.exp_avg_sq.sqrt() / root_bias2).add_(ADAM_EPS)
         self.flat.sub_(self.exp_avg * step_size / denom)
 
@@ -394,7 +400,7 @@ class Batch:
         if self._stacked is None:
             return {k: v.clone() for k, v in member.checkpoint.weights.items()}
         row = self._stacked.index(member)
-        return {k: v.clone() for k, v in self._row_weights(row).items()}
+        return {k: v.detach().cpu().clone() for k, v in self._row_weights(row).items()}
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
