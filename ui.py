@@ -52,7 +52,12 @@ def cache_dir() -> Path:
 
 # ----- training: one service per server process, one panel for both pages -----------------
 
-PROGRESS_EVERY = 0.5  # s between redraws of a training panel (a fragment, not the whole page)
+# s between redraws of a training panel (a fragment, not the whole page): quick while the server
+# is quiet (a lone student sees the model as soon as it is ready), slower when a class trains
+# (each redraw builds a live chart, ~10 ms of the server's time per session).
+PROGRESS_EVERY = 0.25
+PROGRESS_EVERY_BUSY = 1.0
+BUSY_REQUESTS = 4  # requests training at once from which the server counts as busy
 SESSION_ID = "_session_id"
 
 
@@ -119,6 +124,11 @@ def _stop(slot: str, configs: list[TrainConfig]) -> None:
             service.stop(tickets[config.key()])
 
 
+def training_active(slot: str, configs: list[TrainConfig]) -> bool:
+    """Whether any of this session's requests for `configs` is queued, training or paused."""
+    return any(s is not None and s.state not in ("done", "failed") for s in _statuses(slot, configs))
+
+
 def training_panel(slot: str, configs: list[TrainConfig], label: str = "Train",
                    help: str | None = None) -> list[TrainResult | None]:
     """Train button, queue/progress display with Stop, and this session's results for `configs`.
@@ -131,7 +141,8 @@ def training_panel(slot: str, configs: list[TrainConfig], label: str = "Train",
     statuses = _statuses(slot, configs)
     results = [s.result if s is not None and s.state == "done" else None for s in statuses]
     if any(s is not None and s.state not in ("done", "failed") for s in statuses):
-        _progress_fragment(slot, configs)
+        busy = len(training_service().jobs) >= BUSY_REQUESTS
+        (_progress_busy if busy else _progress_quick)(slot, configs)
         return results
     for status in statuses:
         if status is not None and status.state == "failed":
@@ -145,7 +156,17 @@ def training_panel(slot: str, configs: list[TrainConfig], label: str = "Train",
 
 
 @st.fragment(run_every=PROGRESS_EVERY)
-def _progress_fragment(slot: str, configs: list[TrainConfig]) -> None:
+def _progress_quick(slot: str, configs: list[TrainConfig]) -> None:
+    _progress(slot, configs)
+
+
+@st.fragment(run_every=PROGRESS_EVERY_BUSY)
+def _progress_busy(slot: str, configs: list[TrainConfig]) -> None:
+    _progress(slot, configs)
+
+
+def _progress(slot: str, configs: list[TrainConfig]) -> None:
+    """Stop, a progress bar with the service's message (queue, batch, time left), live ELBO."""
     statuses = [s for s in _statuses(slot, configs) if s is not None]
     if not any(s.state not in ("done", "failed") for s in statuses):
         st.rerun()  # everything finished: the whole page draws the results

@@ -124,7 +124,8 @@ if result is None:
     if result is not None and result.status == "stopped":
         st.caption("Showing the run you stopped; press Train to train these settings fully.")
 if result is None:
-    st.info("Not trained yet: press **Train** (a default run takes a second or two).")
+    if not ui.training_active(PAGE, [config]):
+        st.info("Not trained yet: press **Train** (a default run takes a second or two).")
     st.stop()
 
 

@@ -142,6 +142,7 @@ def test_a_stopped_member_leaves_its_batch_mates_identical(service):
 
 def test_progress_exposes_history_and_current_weights(service):
     ticket = service.submit(SMALL.replace(seed=50, steps=2000, early_stop=False), "watcher")
+    assert service.status(ticket, live=True).weights is None  # live: weights from now on
     first = wait_for(service, ticket, ("training",), step_at_least=1)
     later = wait_for(service, ticket, ("training",), step_at_least=first.step + 120)
     assert later.version > first.version and later.max_steps == 2000

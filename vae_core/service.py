@@ -6,7 +6,7 @@ API (every method is thread-safe and returns at once; nothing here blocks on tra
     service = TrainingService(cache_dir, workers=1, max_batch=64, max_waiting=200)
     service.lookup(config) -> TrainResult | None      # memory, then cache dir, then presets
     ticket = service.submit(config, session="s1")     # -> str; raises ServerBusy(message)
-    service.status(ticket) -> Status                  # small snapshot; also a heartbeat
+    service.status(ticket, live=False) -> Status      # small snapshot; also a heartbeat
     service.stop(ticket)          # freeze: a partial result ("stopped") for this session only
     service.pause(ticket)         # out of the batch with a Checkpoint; holds up nobody
     service.step(ticket, n)       # train n more steps from the checkpoint, then pause again
@@ -35,7 +35,8 @@ Status fields: state ("starting" | "queued" | "training" | "paused" | "done" | "
 "released"), step, max_steps, queue_position (1 = next; 0 when not waiting), batch_size,
 eta_seconds, message (one sentence for people), train_elbo (float32 per step so far),
 evaluations ((step, validation ELBO, validation log-likelihood), ...), weights (the member's
-current single-member state dict on CPU, refreshed about every PROGRESS_INTERVAL seconds),
+current single-member state dict on CPU: refreshed about every PROGRESS_INTERVAL s once a
+status(ticket, live=True) asked for it, else only at pauses and the end),
 result (TrainResult once done), retryable, version (grows with every change).
 """
 
@@ -59,7 +60,11 @@ from vae_core.cache import PRESETS_DIR, lookup, save_result
 from vae_core.config import TrainConfig
 from vae_core.training import Batch, Checkpoint, Member, TrainResult, batch_key
 
-PROGRESS_INTERVAL = 0.2  # s between progress messages of a member (5 a second)
+# s between progress messages of a member: 5 a second, with its current weights, for a request
+# someone watches live (status(ticket, live=True)); twice a second, without weights, otherwise
+# (a class of 100 would otherwise send the web server 12 MB/s of weights nobody draws).
+PROGRESS_INTERVAL = 0.2
+PROGRESS_INTERVAL_QUIET = 0.5
 ABANDONED_AFTER = 60.0  # s without a status() call: the session is gone (tab closed)
 GONE_GRACE = 10.0  # s a session reported gone by session_alive keeps its request (a reload)
 CLAIM_STALE_AFTER = 30.0  # s: a claim its server stopped refreshing is abandoned (see _claim)
@@ -122,7 +127,8 @@ class _Request:
         self.batch_size = 0
         self.queued_at = time.monotonic()
         self.version = 0
-        self.after_checkpoint: str | None = None  # what a pending checkpoint request is for
+        self.after_checkpoint: tuple | None = None  # (action, n) once a fork's checkpoint comes
+        self.live = False  # someone draws this request live: progress carries its weights
 
     def restore_from(self, checkpoint: Checkpoint | None) -> None:
         self.checkpoint = checkpoint
@@ -219,11 +225,17 @@ class TrainingService:
                 self._enqueue(request)
             return self._new_ticket(session, request)
 
-    def status(self, ticket_id: str) -> Status:
+    def status(self, ticket_id: str, live: bool = False) -> Status:
+        """The request's state now. live=True also asks for the member's current weights about
+        every PROGRESS_INTERVAL s from now on (for live figures of the model as it learns)."""
         with self.lock:
             ticket = self.tickets[ticket_id]
             ticket.last_seen = time.monotonic()
             request = ticket.request
+            if live and not request.live:
+                request.live = True
+                if request.state in ("training", "starting"):
+                    self._send(request.worker, ("live", request.id))
             if ticket.released:
                 return Status(ticket_id, request.config, "released", message="Released.")
             position = self.waiting.index(request) + 1 if request in self.waiting else 0
@@ -446,7 +458,7 @@ class TrainingService:
             self._set(request, state="training" if worker.ready else "starting",
                       worker=worker.index)
             self._send(worker.index, ("add", request.id, request.config, request.checkpoint,
-                                      request.pause_at))
+                                      request.pause_at, request.live))
 
     def _least_loaded(self) -> _Worker:
         return sorted((w for w in self._workers if w.alive), key=lambda w: w.members)[0]
@@ -544,7 +556,9 @@ class TrainingService:
             request.train_elbo.extend(elbo)
             request.evaluations = [e for e in request.evaluations if e[0] <= start]
             request.evaluations.extend(evaluations)
-            request.step, request.weights, request.batch_size = step, weights, batch_size
+            request.step, request.batch_size = step, batch_size
+            if weights is not None:
+                request.weights = weights
             request.version += 1
         elif kind in ("done", "paused"):
             self._member_left(worker, message[3])
@@ -740,6 +754,7 @@ def worker_main(index: int, inbox, outbox, cache_dir: str) -> None:
     members: dict[str, Member] = {}
     last_sent: dict[str, float] = {}
     sent_upto: dict[str, tuple[int, int]] = {}  # rid → (elbo values, evaluations) already sent
+    live: set[str] = set()  # requests whose progress carries the current weights
     per_step = seconds_per_step
     while True:
         try:
@@ -749,6 +764,10 @@ def worker_main(index: int, inbox, outbox, cache_dir: str) -> None:
         while message is not None:
             if message[0] == "quit":
                 return
+            if message[0] == "live":
+                live.add(message[1])
+            elif message[0] == "add" and message[5]:
+                live.add(message[1])
             _worker_command(index, message, batches, members, outbox, cache_dir, sent_upto, device)
             try:
                 message = inbox.get_nowait()
@@ -773,10 +792,12 @@ def worker_main(index: int, inbox, outbox, cache_dir: str) -> None:
         per_step = 0.9 * per_step + 0.1 * (time.perf_counter() - started)
         now = time.monotonic()
         for rid, member in members.items():
-            if now - last_sent.get(rid, 0.0) >= PROGRESS_INTERVAL:
+            interval = PROGRESS_INTERVAL if rid in live else PROGRESS_INTERVAL_QUIET
+            if now - last_sent.get(rid, 0.0) >= interval:
                 last_sent[rid] = now
                 batch = batches[batch_key(member.config)]
-                _send_progress(index, rid, member, batch, outbox, sent_upto, per_step)
+                _send_progress(index, rid, member, batch, outbox, sent_upto, per_step,
+                               with_weights=rid in live)
 
 
 def _warm_up(device: str) -> float:
@@ -797,7 +818,7 @@ def _worker_command(index, message, batches, members, outbox, cache_dir, sent_up
                     device) -> None:
     kind = message[0]
     if kind == "add":
-        _, rid, config, checkpoint, pause_at = message
+        _, rid, config, checkpoint, pause_at, _live = message
         try:
             member = Member(config, checkpoint, pause_at)
         except Exception as error:  # a bad checkpoint must not take the worker down
@@ -839,10 +860,14 @@ def _worker_command(index, message, batches, members, outbox, cache_dir, sent_up
             outbox.put(("dropped", index, rid, batch.key))
 
 
-def _send_progress(index, rid, member, batch, outbox, sent_upto, per_step, final=False) -> None:
+def _send_progress(index, rid, member, batch, outbox, sent_upto, per_step, final=False,
+                   with_weights=True) -> None:
     sent_elbo, sent_evals = sent_upto.get(rid, (0, 0))
     start = min(sent_elbo, len(member.train_elbo))
-    weights = batch.current_weights(member) if not final else member.checkpoint.weights
+    if final:
+        weights = member.checkpoint.weights
+    else:
+        weights = batch.current_weights(member) if with_weights else None
     outbox.put(("progress", index, rid, member.step, start, member.train_elbo[start:],
                 member.evaluations[sent_evals:], weights, len(batch.members) or 1, per_step))
     sent_upto[rid] = (len(member.train_elbo), len(member.evaluations))
