@@ -59,8 +59,10 @@ def test_several_sessions_train_at_once(server, browser, screenshot_dir, capsys)
 
     latecomer = browser.new_context(viewport=VIEWPORT).new_page()
     late_start = time.perf_counter()
-    latecomer.goto(server)
-    wait_until_idle(latecomer)
+    # No time bound here (the machine may be shared): the benchmark measures it; this test
+    # asserts that the page loads at all while the class trains.
+    latecomer.goto(server, timeout=180_000)
+    wait_until_idle(latecomer, timeout=180_000)
     late_seconds = time.perf_counter() - late_start
     assert_no_exception(latecomer, "/ during the class")
 
