@@ -309,16 +309,20 @@ def styled(fig: go.Figure) -> go.Figure:
     return fig
 
 
-def show_figure(fig: go.Figure, name: str) -> None:
-    """The chart (its camera icon saves a 2× PNG named after it) and a server-side PNG button."""
+def show_figure(fig: go.Figure, name: str, paper: go.Figure | None = None) -> None:
+    """The chart (its camera icon saves a 2× PNG named after it) and a server-side PNG button.
+
+    `paper`: a figure to export instead (a static version of an animation: no dead buttons).
+    """
     fig = styled(fig)
+    printed = fig if paper is None else styled(paper)
     config = {"toImageButtonOptions": {"format": "png", "filename": name, "scale": 2},
               "displaylogo": False}
     st.plotly_chart(fig, width="stretch", theme=None, config=config, key=f"chart.{name}")
     if chrome_path() is None:
         st.caption("Server-side PNG needs Chromium on the server; use the camera icon above.")
         return
-    st.download_button("Download PNG", data=lambda: _png_or_empty(fig), file_name=f"{name}.png",
+    st.download_button("Download PNG", data=lambda: _png_or_empty(printed), file_name=f"{name}.png",
                        mime="image/png", key=f"png.{name}", on_click="ignore",
                        icon=":material/download:")
 

@@ -6,6 +6,7 @@ import ui
 from vae_core.config import MODEL_NAMES
 
 ui.run_through_app()  # a deep link on a fresh server (see ui.run_through_app)
+ui.save_page_state("overview", {})  # keeps ?lecture=1 in the URL, so a copied link keeps it
 
 st.title("VAEs with Gaussian and mixture priors and posteriors")
 st.markdown(

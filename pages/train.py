@@ -1,9 +1,11 @@
 """Train & explore: pick a prior and a posterior, train live, compare with the exact truth."""
 
+import pandas as pd
 import streamlit as st
 
+import live_view
 import ui
-from vae_core import figures
+from vae_core import figures, live_figures, tour
 from vae_core.config import (
     APP_RANGES,
     HIDDEN_WIDTHS,
@@ -40,6 +42,7 @@ PARAMS = {
     "seed": ranged("seed"),
     "early": ui.Param(DEFAULTS.early_stop),
     "y": ui.Param("1, 0.2, 0.05, -3"),
+    live_view.PROBE: live_view.probe_param(),
 }
 
 
@@ -63,21 +66,45 @@ def apply_preset(values: dict) -> None:
         st.session_state[ui.widget_key(PAGE, name)] = value
 
 
+def apply_config(config: TrainConfig) -> None:
+    """Set every control to a config's values (the guided tour's steps are configs)."""
+    uses_m = "mog" in (config.prior, config.posterior)  # MFG-VAE's config stores M = 1
+    apply_preset(dict(prior=config.prior, posterior=config.posterior,
+                      M=config.n_components if uses_m else PARAMS["M"].default,
+                      noise=config.noise_std, lr=config.lr, steps=config.steps, hidden=config.hidden,
+                      seed=config.seed, early=config.early_stop))
+
+
+def settings_rows(config: TrainConfig) -> pd.DataFrame:
+    """The run's settings as rows of the metrics CSV, so a downloaded table says what it measured."""
+    return pd.DataFrame([(f"setting: {name}", value, "the run's configuration")
+                         for name, value in config.to_dict().items()],
+                        columns=["metric", "value", "meaning"])
+
+
 def kind_label(kind: str) -> str:
     return "Gaussian" if kind == "gaussian" else "mixture of M Gaussians"
 
 
 st.title("Train & explore")
-st.markdown("Choose a prior and a posterior, press **Train**, and compare what the VAE learns "
-            "with the exact answers. Trained settings are cached: revisiting one is instant.")
+# During the guided tour the tour's box replaces the introduction and the presets, so the
+# figures fit above the fold of a lecture screen.
+touring = ui.lecture_mode() and live_view.touring()
+if not touring:
+    st.markdown("Choose a prior and a posterior, press **Train**, and compare what the VAE learns "
+                "with the exact answers. Trained settings are cached: revisiting one is instant. "
+                "**MFG**: mean-field Gaussian (a Gaussian q(z|y)); **MoG**: mixture of Gaussians.")
 ui.show_warnings(ui.load_page_state(PAGE, PARAMS))
 
 # Fewer, wider columns in lecture mode, where the large font would cut the labels.
-preset_columns = st.columns(3 if ui.lecture_mode() else len(PRESETS))
-for index, (label, values) in enumerate(PRESETS.items()):
+preset_columns = st.columns(3 if ui.lecture_mode() else len(PRESETS)) if not touring else []
+for index, (label, values) in enumerate(PRESETS.items() if not touring else []):
     column = preset_columns[index % len(preset_columns)]
     column.button(label, on_click=apply_preset, args=(values,), width="stretch",
                   key=f"preset.{label}")
+
+if ui.lecture_mode():
+    live_view.show_tour(apply_config, ui.training_service().lookup)
 
 with st.expander("Controls", expanded=not ui.lecture_mode()):
     first, second, third = st.columns(3)
@@ -85,8 +112,10 @@ with st.expander("Controls", expanded=not ui.lecture_mode()):
                 horizontal=True)
     first.radio(LABELS["posterior"], KINDS, key=ui.widget_key(PAGE, "posterior"),
                 format_func=kind_label, horizontal=True)
+    ignores_m = {ui.page_value(PAGE, "prior"), ui.page_value(PAGE, "posterior")} == {"gaussian"}
     first.slider(LABELS["n_components"], PARAMS["M"].low, PARAMS["M"].high, key=ui.widget_key(PAGE, "M"),
-                 help="Used by whichever of prior and posterior is a mixture.")
+                 disabled=ignores_m, help="Used by whichever of prior and posterior is a mixture"
+                 + (" (neither is, so MFG-VAE ignores M)." if ignores_m else "."))
     second.select_slider(LABELS["noise_std"], NOISE_LEVELS, key=ui.widget_key(PAGE, "noise"))
     second.slider(LABELS["steps"], PARAMS["steps"].low, PARAMS["steps"].high, step=100,
                   key=ui.widget_key(PAGE, "steps"))
@@ -113,6 +142,10 @@ config = TrainConfig(
 if config.n_components == 1 and "mog" in (config.prior, config.posterior):
     st.info("With M = 1 a mixture is a single Gaussian: the mixture model equals its Gaussian "
             "counterpart (except that a mixture prior's mean and scale are learned).")
+if ui.lecture_mode():  # the controls are collapsed: say in one line what is set
+    st.caption(f":material/tune: {tour.settings_summary(config)}")
+# The live view goes right here in lecture mode (above the fold), after the run's status otherwise.
+view_slot = st.container() if ui.lecture_mode() else None
 y_values, y_warning = ui.parse_y_values(value("y"))
 if y_warning:
     st.warning(y_warning)
@@ -133,7 +166,8 @@ if result is None:
 def result_figures(key: str, y_values: tuple, _result):
     """Figures of one result, built once for every session (keyed by config, status, y)."""
     return {**figures.model_figures(_result, y_values),
-            "training_animation": figures.decoder_animation_figure(_result)}
+            "training_animation": live_figures.decoder_animation_figure(_result),
+            "training_snapshots": live_figures.decoder_snapshots_figure(_result)}
 
 
 stem = f"{config.prior}-prior_{config.posterior}-posterior_M{config.n_components}" \
@@ -155,12 +189,16 @@ status_text = {
     "completed": f"ran all {result.steps_run} steps",
     "stopped": f"stopped by you after {result.steps_run} steps: a partial model, not cached",
 }[result.status]
-together = (f" (for a batched ensemble of {result.ensemble_size} models trained together)"
-            if result.ensemble_size > 1 else "")
+together = (f" (together with {result.ensemble_size - 1} other model(s) in one batch, which costs "
+            "about as much as training this one alone)" if result.ensemble_size > 1 else "")
 st.success(f"{config.model_name}: {status_text}; training took {result.train_seconds:.1f} s"
            f"{together}.")
 with st.expander("Exact settings of this run"):
     st.json(config.to_dict())
+
+# Explore: probe any y, pin a run and compare, the four live figures.
+with view_slot if view_slot is not None else st.container():
+    explored = live_view.explore(result)
 
 figs = result_figures(f"{config.key()}:{result.status}:{result.steps_run}", tuple(y_values),
                       result)
@@ -180,5 +218,9 @@ ui.show_figure(figs["posteriors"], f"{stem}_posteriors")
 st.caption("Encoder q(z|y) (solid), the model's own exact posterior p_θ(z|y) (dashed) and the "
            "ground-truth posterior moved onto this model's latent (black). Their gap is the "
            "inference gap log p_θ(y) − ELBO(y) = KL(q ‖ p_θ).")
-ui.show_figure(figs["training_animation"], f"{stem}_training_animation")
-ui.download_all(figs, metrics, stem)
+live_view.show_prior(explored, f"{stem}_prior")
+# On screen the animation; on paper (PNG, ZIP) the same snapshots as still lines.
+ui.show_figure(figs["training_animation"], f"{stem}_training_animation",
+               paper=figs["training_snapshots"])
+paper_figures = {name: fig for name, fig in figs.items() if name != "training_animation"}
+ui.download_all(paper_figures, pd.concat([metrics, settings_rows(config)], ignore_index=True), stem)

@@ -38,7 +38,8 @@ PAGES = {
 WARM_RENDER_BOUND = 1.5
 SMALL_STEPS = 200
 TRAIN_FIGURES = ("training_curves", "decoder", "generated_marginal", "posteriors",
-                 "training_animation")
+                 "training_animation", "prior")
+VIEW_CHARTS = ("view.heatmap", "view.marginal", "view.decoder", "view.posterior")  # live_view
 
 
 # ----- fixtures and helpers ------------------------------------------------------------------
@@ -335,7 +336,7 @@ def test_cached_config_is_shown_without_retraining(train_calls):
     other = open_page(new_session(), "train & explore", {"steps": str(SMALL_STEPS)})
     assert not buttons(other, "Train")
     assert [s.value for s in other.success] == [shown]
-    assert len(charts(other)) == len(TRAIN_FIGURES)
+    assert len(charts(other)) == len(TRAIN_FIGURES) + len(VIEW_CHARTS)
     assert len(train_calls) == 1
 
     # After a server restart (a new training service) the disk cache still has it.

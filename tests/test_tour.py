@@ -8,6 +8,7 @@ import re
 from vae_core import tour
 from vae_core.config import TrainConfig
 from vae_core.live_figures import FIGURE_NAMES
+from vae_core.presets import preset_configs
 
 
 def test_the_story_runs_truth_mfg_posterior_prior_non_identifiability():
@@ -33,6 +34,16 @@ def test_every_step_is_complete():
         if step.pinned is not None:
             assert step.pinned != step.config
         assert -10 <= step.probe_y <= 10
+
+
+def test_every_step_is_shipped_pre_trained():
+    """A lecturer runs the whole story without waiting: every run a step shows is a preset."""
+    shipped = set(preset_configs())
+    for step in tour.TOUR:
+        assert step.config in shipped, step.title
+        assert step.pinned is None or step.pinned in shipped, step.title
+        if "mog" in (step.config.prior, step.config.posterior):
+            assert step.config.n_components == 10  # the paper's M
 
 
 def test_step_index_is_clamped():

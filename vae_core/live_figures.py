@@ -258,6 +258,29 @@ def posterior_modes(model: VAE, config: TrainConfig, y: float) -> PosteriorModes
     )
 
 
+def y_from_selection(selection) -> float | None:
+    """The y a student chose on a clickable chart (st.plotly_chart's selection state).
+
+    A click gives points (their x is y on both p(y) and the heat map); a drag gives a box, whose
+    middle is taken. Anything else (an empty or cleared selection) chooses nothing.
+    """
+    if not selection:
+        return None
+    points = selection.get("points") or []
+    xs = [p["x"] for p in points if isinstance(p, dict) and _is_number(p.get("x"))]
+    if xs:
+        return float(xs[0])
+    for box in selection.get("box") or []:
+        xs = [x for x in (box.get("x") or []) if _is_number(x)]
+        if xs:
+            return float(0.5 * (min(xs) + max(xs)))
+    return None
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 # ----- figures -----------------------------------------------------------------------------
 
 
@@ -285,8 +308,8 @@ def _faint(color: str, alpha: float = 0.15) -> str:
 
 
 def _line(x, y, name: str, meaning: str, color: str, dash: str = "solid", width: float = 2.0,
-          xname: str = "z", yname: str = "density", **extra) -> go.Scatter:
-    return go.Scatter(x=x, y=y, name=name, mode="lines", line=dict(color=color, dash=dash, width=width),
+          xname: str = "z", yname: str = "density", mode: str = "lines", **extra) -> go.Scatter:
+    return go.Scatter(x=x, y=y, name=name, mode=mode, line=dict(color=color, dash=dash, width=width),
                       hovertemplate=_hover(name, MEANINGS[meaning], xname, yname), **extra)
 
 
@@ -345,13 +368,16 @@ def marginal_live_figure(runs: list[Shown], chosen_y: float | None = None) -> go
     """The model's exact p_θ(y) against the true p(y), with the chosen y marked."""
     noise_std = runs[0].config.noise_std
     grid, truth = true_marginal(noise_std)
-    traces = [_line(grid, truth, "ground truth p(y)", "true_marginal", TRUTH, width=3, xname="y")]
+    # Markers (invisible) make every curve's points clickable: Plotly selects points, not lines.
+    traces = [_line(grid, truth, "ground truth p(y)", "true_marginal", TRUTH, width=3, xname="y",
+                    mode="lines+markers", marker=dict(size=6, opacity=0))]
     for run in runs:
         if run.config.noise_std != noise_std:  # another σ: its own true p(y) would be needed
             continue
         density = torch.exp(run.model.log_marginal(grid)[0]).numpy()
         traces.append(_line(grid, density, f"p_θ(y) {run.label}", "model_marginal", run.color,
-                            run.dash, 2.5, xname="y"))
+                            run.dash, 2.5, xname="y", mode="lines+markers",
+                            marker=dict(size=6, opacity=0)))
     fig = go.Figure(traces)
     if chosen_y is not None:
         _mark_y(fig, chosen_y, grid)
@@ -457,6 +483,11 @@ def truth_heatmap_figure(noise_std: float, chosen_y: float | None = None) -> go.
                                colorbar=dict(title=f"p(z|y)<br>(≥ {cap:.2g}:<br>top colour)"),
                                hovertemplate="y = %{x:.3f}, z = %{y:.3f}: p(z|y) = %{z:.2f}"
                                              "<extra>ground truth</extra>"))
+    # A heat map has no selectable points: an invisible grid of markers takes the clicks.
+    click_y, click_z = np.meshgrid(HEATMAP_Y[::2], np.linspace(0.0, 1.0, 11))
+    fig.add_scatter(x=click_y.ravel(), y=click_z.ravel(), mode="markers", showlegend=False,
+                    marker=dict(size=8, opacity=0), name="click to choose y",
+                    hovertemplate="click to choose y = %{x:.3f}<extra></extra>")
     if chosen_y is not None:
         _mark_y(fig, chosen_y, HEATMAP_Y)
     fig.update_xaxes(title="observed y")

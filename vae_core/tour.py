@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 from vae_core.config import TrainConfig
 
-PAPER = TrainConfig()  # the paper's setting: σ = 0.1, M = 10, seed 0
-MFG = PAPER.replace(prior="gaussian", posterior="gaussian")
-MOG_POSTERIOR = PAPER.replace(prior="gaussian", posterior="mog")
-MOG_PRIOR = PAPER.replace(prior="mog", posterior="gaussian")
+# The paper's setting (σ = 0.1, M = 10, seed 0). Each built from scratch: MFG-VAE's config
+# stores M = 1 (it has no mixture), so a replace() of it would carry M = 1 into a mixture.
+MFG = TrainConfig(prior="gaussian", posterior="gaussian")
+MOG_POSTERIOR = TrainConfig(prior="gaussian", posterior="mog")
+MOG_PRIOR = TrainConfig(prior="mog", posterior="gaussian")
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,8 @@ TOUR = (
     TourStep(
         "3. A richer posterior: MoG-VAE",
         "Now q(z|y) is a mixture of M = 10 Gaussians (MoG: mixture of Gaussians), so it could "
-        "put a peak on each of the four true modes. Does it? The line above the posterior says "
-        "how many peaks it really uses at this y.",
+        "put a peak on each of the four true modes. Does it? The line above the figures says how "
+        "many peaks it really uses at this y.",
         MOG_POSTERIOR, ("posterior",), probe_y=0.1,
     ),
     TourStep(

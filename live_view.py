@@ -1,0 +1,248 @@
+"""The Train page's hands-on parts: the live view (probe any y by clicking), see the prior,
+pin a run and compare (A/B), and the guided tour of lecture mode.
+
+Streamlit only: widgets, session state and layout. The figures are vae_core.live_figures, the
+tour's content vae_core.tour.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import plotly.graph_objects as go
+import streamlit as st
+
+import ui
+from vae_core import live_figures, tour
+from vae_core.config import TrainConfig
+from vae_core.training import TrainResult
+
+PAGE = "train"
+PINNED = "train.pinned"  # this session's pinned run (B): a TrainResult
+TOUR_STEP = "train.tour_step"  # index of the tour step on screen, absent before the tour starts
+PROBE = "probe"  # the page parameter holding the chosen y
+PROBE_LIMITS = (-10.0, 10.0)
+FIGURE_TITLES = {
+    "elbo": "the training curve",
+    "decoder": "the decoder",
+    "marginal": "p_θ(y) against p(y)",
+    "posterior": "the posterior at the chosen y",
+    "prior": "the prior against the aggregate posterior",
+    "truth_heatmap": "the ground-truth heat map",
+}
+CHART_CONFIG = {"displaylogo": False}
+LECTURE_VIEW_HEIGHT = 300  # px: two rows of the view fit under the tour on a 1920×1080 screen
+
+
+def probe_param() -> ui.Param:
+    return ui.Param(0.1, low=PROBE_LIMITS[0], high=PROBE_LIMITS[1])
+
+
+def probe_key() -> str:
+    return ui.widget_key(PAGE, PROBE)
+
+
+# ----- probing y ---------------------------------------------------------------------------
+
+
+def _probe_from_chart(chart_key: str) -> None:
+    """on_select callback: the clicked (or dragged-over) y becomes the probe, before the rerun."""
+    event = st.session_state.get(chart_key)
+    y = live_figures.y_from_selection(event.get("selection") if event else None)
+    if y is not None:
+        low, high = PROBE_LIMITS
+        st.session_state[probe_key()] = round(min(max(y, low), high), 3)
+
+
+def clickable_chart(fig: go.Figure, key: str) -> None:
+    """A chart whose click (a point) or drag (a box) chooses y."""
+    fig = view_styled(fig)
+    # A click anywhere picks the nearest point in y (x-axis), not only a click on a line.
+    fig.update_layout(hovermode="x", hoverdistance=-1)
+    st.plotly_chart(fig, width="stretch", theme=None, key=key, config=CHART_CONFIG,
+                    on_select=functools.partial(_probe_from_chart, key),
+                    selection_mode=("points", "box"))
+
+
+def chart(fig: go.Figure, key: str) -> None:
+    st.plotly_chart(view_styled(fig), width="stretch", theme=None, key=key, config=CHART_CONFIG)
+
+
+def view_styled(fig: go.Figure) -> go.Figure:
+    """Lecture mode: larger text, but the figures keep a height that fits two rows on a screen."""
+    if not ui.lecture_mode():
+        return fig
+    fig = go.Figure(fig)
+    # A shorter plot: the legend (placed as a fraction of the plot's height) must go lower.
+    fig.update_layout(font=dict(size=15), title_font_size=19, legend=dict(font_size=14, y=-0.45),
+                      height=LECTURE_VIEW_HEIGHT, margin_b=120)
+    fig.update_annotations(font_size=15)
+    return fig
+
+
+def probe_input() -> float:
+    st.number_input("Probe y: type it, or click p(y) or the heat map", *PROBE_LIMITS, step=0.01,
+                    format="%.3f", key=probe_key(),
+                    help="The posterior figure shows q(z|y), the model's own p_θ(z|y) and the "
+                         "truth at this y. The list of y values under Controls stays for the "
+                         "results below.")
+    return float(st.session_state[probe_key()])
+
+
+# ----- the view: four figures, above the fold in lecture mode ------------------------------
+
+
+def runs_of(result: TrainResult) -> list[live_figures.Shown]:
+    """The current run (A) and, when one is pinned, the pinned run (B)."""
+    runs = [live_figures.shown_result(result)]
+    pinned = pinned_result()
+    if pinned is not None and pinned.config != result.config:
+        runs.append(live_figures.shown_result(pinned, pinned=True))
+    return runs
+
+
+def explore(result: TrainResult) -> list[live_figures.Shown]:
+    """Probe y, pin, the mode sentence and the four figures; returns the runs drawn (A, B).
+
+    In lecture mode the figures come first (above the fold), the controls under them.
+    """
+    runs = runs_of(result)
+    y = float(st.session_state[probe_key()])
+    if ui.lecture_mode():
+        show_modes(result, y)
+        show_view(runs, y)
+    probe_column, pin_column = st.columns([1, 2], vertical_alignment="bottom")
+    with probe_column:
+        y = probe_input()
+    with pin_column:
+        pin_controls(result)
+    if not ui.lecture_mode():
+        show_modes(result, y)
+        show_view(runs, y)
+    return runs
+
+
+def show_view(runs: list[live_figures.Shown], y: float, first: go.Figure | None = None,
+              key: str = "view") -> None:
+    """Two rows of two: [training curve or truth heat map | p(y)], [decoder | posterior].
+
+    `first` replaces the heat map while a run trains (its live ELBO curve).
+    """
+    figs = live_figures.live_figures(runs, y)
+    top_left, top_right = st.columns(2)
+    with top_left:
+        if first is None:
+            clickable_chart(live_figures.truth_heatmap_figure(runs[0].config.noise_std, y),
+                            f"{key}.heatmap")
+        else:
+            chart(first, f"{key}.first")
+    with top_right:
+        clickable_chart(figs["marginal"], f"{key}.marginal")
+    bottom_left, bottom_right = st.columns(2)
+    with bottom_left:
+        chart(figs["decoder"], f"{key}.decoder")
+    with bottom_right:
+        chart(figs["posterior"], f"{key}.posterior")
+
+
+def show_modes(result: TrainResult, y: float) -> None:
+    """Say whether q(z|y) really uses several peaks (the point of a MoG posterior)."""
+    modes = live_figures.posterior_modes(result.model, result.config, y)
+    if modes.components > 1 and modes.q_modes <= 1:
+        if ui.lecture_mode():  # one line, not a box: the figures must stay above the fold
+            st.markdown(f":orange[:material/filter_1: **{modes.sentence()}**]")
+        else:
+            st.warning(modes.sentence(), icon=":material/filter_1:")
+    else:
+        st.caption(modes.sentence())
+
+
+def show_prior(runs: list[live_figures.Shown], name: str) -> None:
+    """See the prior: its components (when learned) against the aggregate posterior."""
+    ui.show_figure(live_figures.prior_figure(runs), name)
+    st.caption("The KL term of the ELBO pulls the aggregate posterior q(z) = E_y q(z|y) (where "
+               "the encoder sends the data, shaded) towards the prior p(z) (black); where they "
+               "differ, the model pays for it. A learned mixture prior can move its components "
+               "(dotted) to where the data go.")
+
+
+# ----- pin and compare (A/B) ------------------------------------------------------------------
+
+
+def pinned_result() -> TrainResult | None:
+    return st.session_state.get(PINNED)
+
+
+def _pin(result: TrainResult) -> None:
+    st.session_state[PINNED] = result
+
+
+def _unpin() -> None:
+    st.session_state.pop(PINNED, None)
+
+
+def pin_controls(result: TrainResult) -> None:
+    """Pin this run (B) to compare later runs (A) with it, in the same figures."""
+    pinned = pinned_result()
+    if pinned is not None and pinned.config == result.config:
+        st.button("Unpin", icon=":material/keep_off:", on_click=_unpin, key="pin.unpin",
+                  help="This run is pinned (B): change the settings and train or load another "
+                       "run, and it is drawn as A with B dashed beside it.")
+        return
+    row = st.container(horizontal=True, vertical_alignment="center")
+    row.button("Pin this run", icon=":material/keep:", on_click=_pin, args=(result,),
+               key="pin.pin", help="Keep this run in the figures (dashed, as B) to compare the "
+                                   "next one with it.")
+    if pinned is not None:
+        row.button("Unpin", icon=":material/keep_off:", on_click=_unpin, key="pin.unpin")
+        row.caption(f"Compared with the pinned run {live_figures.run_label(pinned.config, True)}, "
+                    "dashed.")
+
+
+# ----- the guided tour ----------------------------------------------------------------------
+
+
+def _go_to_step(index: int, apply_config: Callable[[TrainConfig], None], lookup) -> None:
+    """Load a step's settings, its y and its pinned run (callback: runs before the rerun)."""
+    step = tour.step(index)
+    st.session_state[TOUR_STEP] = index
+    apply_config(step.config)
+    st.session_state[probe_key()] = step.probe_y
+    pinned = lookup(step.pinned) if step.pinned is not None else None
+    if pinned is not None:
+        st.session_state[PINNED] = pinned
+    else:
+        st.session_state.pop(PINNED, None)
+
+
+def touring() -> bool:
+    return TOUR_STEP in st.session_state
+
+
+def _end_tour() -> None:
+    st.session_state.pop(TOUR_STEP, None)
+
+
+def show_tour(apply_config: Callable[[TrainConfig], None], lookup) -> None:
+    """The guided tour, in the sidebar (the main area keeps the figures above the fold)."""
+    index = st.session_state.get(TOUR_STEP)
+    args = (apply_config, lookup)
+    box = st.sidebar.container(border=True)
+    if index is None:
+        box.markdown(f"**Guided tour**: the paper's story in {len(tour.TOUR)} steps, from the "
+                     "truth to non-identifiability. Each step loads its settings.")
+        box.button("Start the tour →", on_click=_go_to_step, args=(0, *args), key="tour.start",
+                   type="primary", width="stretch")
+        return
+    step = tour.step(index)
+    look = ", ".join(FIGURE_TITLES[name] for name in step.look_at)
+    box.markdown(f"**{step.title}** ({index + 1}/{len(tour.TOUR)})  \n{step.text}  \n"
+                 f":material/visibility: **Look at** {look}.")
+    # One under the other: side by side, the sidebar would cut the labels in lecture mode.
+    box.button("Next →", on_click=_go_to_step, args=(index + 1, *args), key="tour.next",
+               disabled=index >= len(tour.TOUR) - 1, type="primary", width="stretch")
+    box.button("← Back", on_click=_go_to_step, args=(index - 1, *args), key="tour.back",
+               disabled=index == 0, width="stretch")
+    box.button("End the tour", icon=":material/close:", on_click=_end_tour, key="tour.end",
+               type="tertiary")

@@ -1,0 +1,139 @@
+"""The Train page's hands-on controls (live_view.py), driven with AppTest: the guided tour,
+pin and compare, probing y, the M slider, the mode sentence, lecture mode on the Overview.
+
+Every config used here is shipped pre-trained (assets/presets), so nothing trains.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_app_pages import (  # the app's AppTest helpers (and the fixture every app test needs)
+    assert_no_exception,
+    charts,
+    navigation_app_with_pages_folder,  # noqa: F401  (an autouse fixture, used by being here)
+    new_session,
+    open_page,
+)
+
+import live_view
+import ui
+from vae_core import live_figures, tour
+from vae_core.cache import PRESETS_DIR, lookup
+
+
+@pytest.fixture(autouse=True)
+def empty_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_MOG_LAB_CACHE", str(tmp_path / "cache"))
+    ui.result_store.clear()
+    yield
+    ui.result_store.clear()
+
+
+def button(at, label: str):
+    found = [b for b in at.button if b.label == label]
+    assert len(found) == 1, f"expected one {label!r} button, got {[b.label for b in at.button]}"
+    return found[0]
+
+
+def click(at, label: str):
+    button(at, label).click().run()
+    assert_no_exception(at)
+    return at
+
+
+def control(at, kind: str, name: str):
+    return at.get(kind)[[w.key for w in at.get(kind)].index(ui.widget_key("train", name))]
+
+
+def probe(at):
+    return next(w for w in at.get("number_input") if w.key == live_view.probe_key())
+
+
+def chart(at, name: str) -> dict:
+    found = {key: spec for key, spec in charts(at).items() if key.endswith(name)}
+    assert len(found) == 1, (name, sorted(charts(at)))
+    return next(iter(found.values()))
+
+
+def legend_names(spec: dict) -> str:
+    return " ".join(trace.get("name", "") for trace in spec["data"])
+
+
+def test_the_tour_walks_the_story_without_touching_a_control():
+    at = open_page(new_session({"lecture": "1"}), "train & explore", {"lecture": "1"})
+    assert not at.session_state[ui.widget_key("app", "lecture")] is False
+    click(at, "Start the tour →")
+    for index, step in enumerate(tour.TOUR):
+        if index:
+            click(at, "Next →")
+        config = step.config
+        assert control(at, "radio", "prior").value == config.prior
+        assert control(at, "radio", "posterior").value == config.posterior
+        assert control(at, "select_slider", "noise").value == config.noise_std
+        assert control(at, "number_input", "seed").value == config.seed
+        assert probe(at).value == step.probe_y
+        # The step's run is shown at once (shipped pre-trained), as the one-line summary says.
+        assert any(tour.settings_summary(config) in c.value for c in at.caption)
+        assert len(at.success) == 1 and config.model_name in at.success[0].value
+        text = " ".join(m.value for m in at.markdown)
+        assert step.title in text
+        pinned = at.session_state[live_view.PINNED] if live_view.PINNED in at.session_state else None
+        if step.pinned is None:
+            assert pinned is None
+        else:
+            assert pinned.config == step.pinned
+            assert live_figures.run_label(step.pinned, pinned=True) in legend_names(
+                chart(at, "view.marginal"))
+    assert button(at, "Next →").disabled
+    click(at, "← Back")
+    assert tour.TOUR[-2].title in " ".join(m.value for m in at.markdown)
+
+
+def test_pin_a_run_and_compare_it_with_the_next():
+    at = open_page(new_session(), "train & explore")
+    assert "B:" not in legend_names(chart(at, "view.marginal"))
+    click(at, "Pin this run")
+    assert button(at, "Unpin")
+    click(at, "MoG prior (paper)")  # a preset: another pre-trained run
+    for name in ("view.marginal", "view.decoder", "_prior"):
+        names = legend_names(chart(at, name))
+        assert "A: MFG-VAE + MoG prior, seed 0" in names and "B: MFG-VAE, seed 0" in names, name
+    click(at, "Unpin")
+    assert "B:" not in legend_names(chart(at, "view.marginal"))
+
+
+def test_probe_y_moves_the_posterior_and_the_markers():
+    at = open_page(new_session(), "train & explore")
+    probe(at).set_value(0.2).run()
+    assert_no_exception(at)
+    assert chart(at, "view.posterior")["layout"]["title"]["text"] == "Posterior at y = 0.2"
+    for name in ("view.marginal", "view.heatmap"):
+        assert [shape["x0"] for shape in chart(at, name)["layout"]["shapes"]] == [0.2]
+    assert at.query_params["probe"] == ["0.2"] or at.query_params["probe"] == "0.2"
+
+
+def test_the_m_slider_is_disabled_when_no_part_is_a_mixture():
+    at = open_page(new_session(), "train & explore")
+    assert control(at, "slider", "M").disabled
+    click(at, "MoG posterior (paper)")
+    assert not control(at, "slider", "M").disabled
+
+
+def test_the_page_says_whether_a_mixture_posterior_uses_its_modes():
+    at = open_page(new_session(), "train & explore")
+    click(at, "MoG posterior (paper)")
+    probe(at).set_value(0.1).run()
+    result = lookup(tour.MOG_POSTERIOR, [PRESETS_DIR])
+    modes = live_figures.posterior_modes(result.model, result.config, 0.1)
+    shown = [w.value for w in at.warning] + [c.value for c in at.caption]
+    assert modes.sentence() in shown
+    assert (modes.sentence() in [w.value for w in at.warning]) == (modes.q_modes <= 1)
+    # In lecture mode the same sentence, on one line.
+    at.session_state[ui.widget_key("app", "lecture")] = True
+    at.run()
+    assert any(modes.sentence() in m.value for m in [*at.markdown, *at.caption])
+
+
+def test_lecture_mode_stays_in_the_overview_url():
+    at = new_session({"lecture": "1"})
+    assert at.query_params["lecture"] in ("1", ["1"])
