@@ -24,9 +24,9 @@ from vae_core.cache import PRESETS_DIR, lookup
 @pytest.fixture(autouse=True)
 def empty_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("VAE_MOG_LAB_CACHE", str(tmp_path / "cache"))
-    ui.result_store.clear()
+    ui.training_service.clear()
     yield
-    ui.result_store.clear()
+    ui.training_service.clear()
 
 
 def button(at, label: str):
