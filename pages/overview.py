@@ -6,7 +6,11 @@ import ui
 from vae_core.config import MODEL_NAMES
 
 ui.run_through_app()  # a deep link on a fresh server (see ui.run_through_app)
-ui.save_page_state("overview", {})  # keeps ?lecture=1 in the URL, so a copied link keeps it
+# Keep ?lecture=1 in the URL (a copied link keeps lecture mode); other parameters stay as they are.
+if ui.lecture_mode():
+    st.query_params["lecture"] = "1"
+else:
+    st.query_params.pop("lecture", None)
 
 st.title("VAEs with Gaussian and mixture priors and posteriors")
 st.markdown(
