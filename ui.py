@@ -104,6 +104,11 @@ def _submit(slot: str, configs: list[TrainConfig]) -> None:
         st.session_state[f"_busy.{slot}"] = str(busy)
 
 
+def ticket_of(slot: str, config: TrainConfig) -> str | None:
+    """This session's ticket for `config` in a panel (for pause / step / resume / live status)."""
+    return _tickets(slot).get(config.key())
+
+
 def _statuses(slot: str, configs: list[TrainConfig]) -> list[Status | None]:
     service, tickets = training_service(), _tickets(slot)
     found = []

@@ -136,8 +136,20 @@ def test_a_stopped_member_leaves_its_batch_mates_identical(service):
     assert partial.status == "stopped" and 50 <= partial.steps_run < 5000
     assert service.lookup(stopped) is None, "a stopped run is never cached"
     assert_same_run(wait_for(service, mate_ticket).result, train(mate))
-    service.resume(stop_ticket)  # a stopped run continues from where it was
+    again = service.submit(stopped, "stopper")  # Train again: continues the stopped run
+    assert again == stop_ticket
     assert wait_for(service, stop_ticket, ("training", "done")).step >= partial.steps_run
+    service.release(stop_ticket)
+
+
+def test_train_after_stop_continues_to_the_uninterrupted_result(service):
+    config = SMALL.replace(seed=42, steps=500, early_stop=False)
+    ticket = service.submit(config, "again")
+    wait_for(service, ticket, ("training",), step_at_least=30)
+    service.stop(ticket)
+    assert wait_for(service, ticket).result.status == "stopped"
+    assert service.submit(config, "again") == ticket
+    assert_same_run(wait_for(service, ticket, step_at_least=500).result, train(config))
 
 
 def test_progress_exposes_history_and_current_weights(service):

@@ -17,7 +17,8 @@ API (every method is thread-safe and returns at once; nothing here blocks on tra
 Semantics:
 - A config already cached gives a ticket that is "done" at once. A config queued or training
   for another session is joined (one training, several tickets). Each session has at most one
-  ticket: submitting another config releases its previous one.
+  ticket: submitting another config releases its previous one; submitting the config of its
+  paused or stopped run resumes that run from its checkpoint.
 - Whenever a worker has room it takes waiting requests; requests of equal shapes (batch_key)
   join a batch that is already running (continuous batching, up to max_batch members per
   worker). A member's numbers depend on its own config only (see vae_core.training), so a
@@ -206,10 +207,14 @@ class TrainingService:
             previous = self.by_session.get(session) if session else None
             if previous is not None:
                 ticket = self.tickets[previous]
-                same = ticket.request.config.key() == config.key() and not ticket.released
-                if same and (ticket.request.state in ACTIVE or cached is None):
+                request = ticket.request
+                if request.config.key() == config.key() and not ticket.released:
                     ticket.last_seen = time.monotonic()
-                    return ticket.id
+                    if request.state in ACTIVE:
+                        return ticket.id
+                    if self._continuable(request):  # Train on a paused or stopped run
+                        self.resume(ticket.id)
+                        return ticket.id
                 self._release(ticket)
             if cached is not None:
                 request = _Request(config)
@@ -300,14 +305,19 @@ class TrainingService:
             request = self._own(ticket, "resume")
             if request is None:
                 return
-            if request.state == "paused" or (request.state == "done" and request.checkpoint
-                                              and request.result is not None
-                                              and request.result.status == "stopped"):
+            if self._continuable(request):
                 request.pause_at = None
                 self._requeue(request)
             elif request.state == "training" and request.pause_at is not None:
                 request.pause_at = None
                 self._send(request.worker, ("pause_at", request.id, None))
+
+    @staticmethod
+    def _continuable(request: _Request) -> bool:
+        """Paused, or stopped with a checkpoint: resume continues it (never from scratch)."""
+        stopped = (request.state == "done" and request.checkpoint is not None
+                   and request.result is not None and request.result.status == "stopped")
+        return request.state == "paused" or stopped
 
     def release(self, ticket_id: str) -> None:
         with self.lock:
