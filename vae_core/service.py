@@ -43,13 +43,16 @@ result (TrainResult once done), retryable, version (grows with every change).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing as mp
 import os
 import queue
 import socket
+import sys
 import threading
 import time
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -520,7 +523,8 @@ class TrainingService:
         process = self._context.Process(
             target=worker_main, args=(index, inbox, self._outbox, str(self.cache_dir)),
             name=f"vae-mog-lab-trainer-{index}", daemon=True)
-        process.start()
+        with _plain_main_module():
+            process.start()
         return _Worker(index, process, inbox)
 
     def _send(self, index: int | None, message: tuple) -> None:
@@ -749,6 +753,23 @@ class _Worker:
 
     def startup_left(self) -> float:
         return max(0.5, 5.0 - (time.monotonic() - self.started))
+
+
+@contextlib.contextmanager
+def _plain_main_module():
+    """Start a spawned process without re-running the parent's __main__ in it.
+
+    `spawn` imports the parent's main module in the child; under `streamlit run` that module is
+    the app script itself, so every worker would run app.py (pages, figures, Streamlit warnings)
+    before training. An empty __main__ while the process starts avoids it.
+    """
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 # ----- the worker process --------------------------------------------------------------------
