@@ -51,8 +51,8 @@ def test_several_sessions_train_at_once(server, browser, screenshot_dir, capsys)
     for page in pages:
         page.get_by_role("button", name="Train", exact=True).click()
     # While they train: progress with a queue/batch message and the app's own Stop button.
-    pages[0].locator('[data-testid="stProgress"]').wait_for(timeout=60_000)
-    pages[0].get_by_role("button", name="Stop").wait_for(timeout=10_000)
+    pages[0].locator('[data-testid="stProgress"]').wait_for(timeout=180_000)
+    pages[0].get_by_role("button", name="Stop").wait_for(timeout=60_000)
     screenshot(pages[0], screenshot_dir / "class_training.png")
     # The developer toolbar (Deploy, the header's Stop) is hidden by .streamlit/config.toml.
     assert pages[0].get_by_role("button", name="Deploy").count() == 0
