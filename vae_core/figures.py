@@ -11,9 +11,10 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from vae_core import ground_truth
+from vae_core import exact, ground_truth
 from vae_core.data import VALIDATION_POINTS, training_data, validation_data
-from vae_core.metrics import QUANTILE_LEVELS, y_grid
+from vae_core.ground_truth import y_grid
+from vae_core.metrics import QUANTILE_LEVELS
 from vae_core.training import SNAPSHOT_U, TrainResult
 
 TRUTH = "black"
@@ -141,7 +142,7 @@ def generated_marginal_figure(results: list[TrainResult], n_samples: int = 20000
         fig.add_histogram(x=samples, histnorm="probability density", name=f"generated y: {name}",
                           marker_color=color_of(result), opacity=0.35, nbinsx=80,
                           legendgroup=name)
-        density = torch.exp(result.model.log_marginal(grid)[0]).numpy()
+        density = torch.exp(exact.log_marginal(result.model, grid)[0]).numpy()
         fig.add_scatter(x=grid, y=density, name=f"exact p_θ(y): {name}", legendgroup=name,
                         line=dict(color=color_of(result), dash="dash"))
     truth = torch.exp(ground_truth.log_marginal(grid, noise_std)).numpy()
@@ -167,7 +168,7 @@ def posterior_figure(result: TrainResult, y_values=PAPER_Y_VALUES) -> go.Figure:
     model = result.model
     z = posterior_z_range(model, y_values, 600)
     q = model.posterior_density(list(y_values), z)[0].numpy()
-    exact = model.exact_posterior(list(y_values), z)[0].numpy()
+    model_posterior = exact.posterior(model, list(y_values), z)[0].numpy()
     truth = _true_posterior_in_model_latent(result, list(y_values), z)
     fig = make_subplots(rows=1, cols=len(y_values), subplot_titles=[f"y = {y:g}" for y in y_values])
     for col, _ in enumerate(y_values, start=1):
@@ -175,7 +176,7 @@ def posterior_figure(result: TrainResult, y_values=PAPER_Y_VALUES) -> go.Figure:
         fig.add_scatter(x=z, y=truth[col - 1], name="ground truth p(z|y), via u = F(z)",
                         line=dict(color=TRUTH, width=1.5), showlegend=first, legendgroup="t",
                         row=1, col=col)
-        fig.add_scatter(x=z, y=exact[col - 1], name="model's exact p_θ(z|y)",
+        fig.add_scatter(x=z, y=model_posterior[col - 1], name="model's exact p_θ(z|y)",
                         line=dict(color="#ff7f0e", dash="dash"), showlegend=first,
                         legendgroup="e", row=1, col=col)
         fig.add_scatter(x=z, y=q[col - 1], name="encoder q(z|y)",
@@ -195,9 +196,8 @@ def posterior_z_range(model, y_values, n_points: int) -> np.ndarray:
     locs, scales = posterior.locs.detach()[0], posterior.scales.detach()[0]
     low = min(low, (locs - 4 * scales).min().item())
     high = max(high, (locs + 4 * scales).max().item())
-    grid, spacing = model.latent_grid()
-    exact = model.exact_posterior(list(y_values), grid)[0] * spacing
-    cumulative = exact.cumsum(dim=-1)
+    grid, spacing = exact.latent_grid(model)
+    cumulative = (exact.posterior(model, list(y_values), grid)[0] * spacing).cumsum(dim=-1)
     for row in cumulative:
         inside = torch.nonzero((row > 5e-4) & (row < 1 - 5e-4)).flatten()
         if len(inside):
@@ -371,7 +371,7 @@ def compare_generated_figure(results_by_model: dict[str, list[TrainResult]]) -> 
         for index, result in enumerate(results_by_model[name]):
             if result.diverged:
                 continue
-            density = torch.exp(result.model.log_marginal(grid)[0]).numpy()
+            density = torch.exp(exact.log_marginal(result.model, grid)[0]).numpy()
             fig.add_scatter(x=grid, y=density, name=f"seed {result.config.seed}", showlegend=False,
                             line=dict(color=color_of(result), dash=SEED_DASHES[index % 5]),
                             row=1, col=col)
@@ -399,9 +399,9 @@ def compare_posteriors_figure(results_by_model: dict[str, list[TrainResult]],
         for col, (low, high) in enumerate(_posterior_ranges(model, y_values), start=1):
             y, z = y_values[col - 1], np.linspace(low, high, 400)
             q = model.posterior_density([y], z)[0, 0].numpy()
-            exact = model.exact_posterior([y], z)[0, 0].numpy()
+            model_posterior = exact.posterior(model, [y], z)[0, 0].numpy()
             first = row == 1 and col == 1
-            fig.add_scatter(x=z, y=exact, name="exact p_θ(z|y)", showlegend=first,
+            fig.add_scatter(x=z, y=model_posterior, name="exact p_θ(z|y)", showlegend=first,
                             legendgroup="e", line=dict(color="#ff7f0e", dash="dash"),
                             row=row, col=col)
             fig.add_scatter(x=z, y=q, name="encoder q(z|y)", showlegend=first,
@@ -420,8 +420,8 @@ def _posterior_ranges(model, y_values) -> list[tuple[float, float]]:
     posterior = model.posterior(torch.tensor([list(y_values)], dtype=torch.float32))
     locs = posterior.locs.detach()[0].double().reshape(len(y_values), -1)
     scales = posterior.scales.detach()[0].double().reshape(len(y_values), -1)
-    grid, spacing = model.latent_grid()
-    cumulative = (model.exact_posterior(list(y_values), grid)[0] * spacing).cumsum(dim=-1)
+    grid, spacing = exact.latent_grid(model)
+    cumulative = (exact.posterior(model, list(y_values), grid)[0] * spacing).cumsum(dim=-1)
     ranges = []
     for index in range(len(y_values)):
         low = (locs[index] - 4 * scales[index]).min().item()

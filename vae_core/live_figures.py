@@ -21,7 +21,7 @@ import plotly.colors as plotly_colors
 import plotly.graph_objects as go
 import torch
 
-from vae_core import ground_truth
+from vae_core import exact, ground_truth
 from vae_core.config import TrainConfig
 from vae_core.figures import MODEL_COLORS, TRUTH
 from vae_core.model import VAE
@@ -206,8 +206,8 @@ def posterior_z_points(model: VAE, y_values, n_points: int = LIVE_Z_NODES) -> np
     locs, scales = posterior.locs[0].double(), posterior.scales[0].double()
     low = min(low, (locs - 4 * scales).min().item())
     high = max(high, (locs + 4 * scales).max().item())
-    grid, spacing = model.latent_grid()
-    cumulative = (model.exact_posterior(list(y_values), grid)[0] * spacing).cumsum(dim=-1)
+    grid, spacing = exact.latent_grid(model)
+    cumulative = (exact.posterior(model, list(y_values), grid)[0] * spacing).cumsum(dim=-1)
     for row in cumulative:
         inside = torch.nonzero((row > 1e-3) & (row < 1 - 1e-3)).flatten()
         if len(inside):
@@ -248,12 +248,12 @@ def _peaks(n: int) -> str:
 def posterior_modes(model: VAE, config: TrainConfig, y: float) -> PosteriorModes:
     z = posterior_z_points(model, [y], 801)
     q = model.posterior_density([y], z)[0, 0].numpy()
-    exact = model.exact_posterior([y], z)[0, 0].numpy()
+    model_posterior = exact.posterior(model, [y], z)[0, 0].numpy()
     return PosteriorModes(
         y=y,
         components=model.posterior_components,
         q_modes=count_modes(q),
-        exact_modes=count_modes(exact),
+        exact_modes=count_modes(model_posterior),
         true_modes=count_modes(true_posterior_cells(config.noise_std, float(y))),
     )
 
@@ -374,7 +374,7 @@ def marginal_live_figure(runs: list[Shown], chosen_y: float | None = None) -> go
     for run in runs:
         if run.config.noise_std != noise_std:  # another σ: its own true p(y) would be needed
             continue
-        density = torch.exp(run.model.log_marginal(grid)[0]).numpy()
+        density = torch.exp(exact.log_marginal(run.model, grid)[0]).numpy()
         traces.append(_line(grid, density, f"p_θ(y) {run.label}", "model_marginal", run.color,
                             run.dash, 2.5, xname="y", mode="lines+markers",
                             marker=dict(size=6, opacity=0)))
@@ -408,11 +408,11 @@ def posterior_live_figure(runs: list[Shown], y: float) -> go.Figure:
         model, axes, first = run.model, _axis_refs(index), index == 0
         z = posterior_z_points(model, [y])
         q = model.posterior_density([y], z)[0, 0].numpy()
-        exact = model.exact_posterior([y], z)[0, 0].numpy()
+        model_posterior = exact.posterior(model, [y], z)[0, 0].numpy()
         truth = _true_posterior_in_latent(model, run.config.noise_std, y, z)
         fig.add_trace(_line(z, truth, "ground truth p(u|y) via u = F(z)", "true_posterior", TRUTH,
                             width=1.5, legendgroup="truth", showlegend=first, **axes))
-        fig.add_trace(_line(z, exact, "model's exact p_θ(z|y)", "exact_posterior", EXACT_COLOR,
+        fig.add_trace(_line(z, model_posterior, "model's exact p_θ(z|y)", "exact_posterior", EXACT_COLOR,
                             "dash", 2.5, legendgroup="exact", showlegend=first, **axes))
         if model.posterior_components > 1:
             for row, component in enumerate(posterior_components(model, y, z)):

@@ -4,9 +4,9 @@ Every weight has a leading member dimension and layers are batched matmuls, so E
 in one Python loop at nearly the cost of one (the per-step time of these tiny nets is Python and
 dispatch overhead, not arithmetic). A single model is simply E = 1.
 
-Exact quantities (docs/diagnostics.md) use quadrature over a uniform z-grid that covers the prior's
-mass; its spacing resolves both the likelihood N(y; f_φ(z), σ²), whose z-width is σ/|f_φ'(z)|,
-and the narrowest prior component.
+This module is the generative model and the Monte Carlo ELBO it is trained on; the exact
+quantities of a trained model (log p_θ(y), p_θ(z|y), the exact ELBO and inference gap) are
+computed by quadrature in vae_core.exact (docs/diagnostics.md).
 """
 
 from __future__ import annotations
@@ -26,14 +26,8 @@ from vae_core.distributions import (
     normal_log_prob,
     raw_for_scale,
 )
+from vae_core.exact import MAX_BLOCK_ELEMENTS, as_member_batch
 
-MIN_GRID_NODES = 2001
-MAX_GRID_NODES = 40001
-# Grid spacing as a fraction of the narrowest feature: the trapezoid rule on a Gaussian bump
-# has relative error ~exp(-2π²(width/h)²), already below 1e-8 at h = width / 2.
-NODES_PER_WIDTH = 2.0
-# Bound the (members × y × z) blocks of exact evaluations to ~32 MB of float64.
-MAX_BLOCK_ELEMENTS = 4_000_000
 QUANTILE_TABLE_NODES = 20001
 
 
@@ -132,8 +126,10 @@ class VAE(nn.Module):
     def log_likelihood(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log N(y; f_φ(z), σ²) for y (E, B) and z (E, B, K) → (E, B, K)."""
         members, batch, samples = z.shape
-        mean = self.decode(z.reshape(members, batch * samples)).reshape(members, batch, samples)
-        return normal_log_prob(y.unsqueeze(-1), mean, self.noise_std.unsqueeze(-1))
+        flat = z.reshape(members, batch * samples).float()
+        mean = self.decode(flat).reshape(members, batch, samples).to(y.dtype)
+        # In y's precision: float32 in training, float64 for the exact quantities.
+        return normal_log_prob(y.unsqueeze(-1), mean, self.noise_std.to(y.dtype).unsqueeze(-1))
 
     # ----- the training objective --------------------------------------------------------------
 
@@ -162,7 +158,7 @@ class VAE(nn.Module):
         noise, drawn at once, so a member's estimate (and the early stop that uses it) does not
         depend on the ensemble it trains in.
         """
-        y = self._as_member_batch(y).float()
+        y = as_member_batch(self, y).float()
         generator = torch.Generator().manual_seed(seed)
         k = self.samples_per_y(n_samples)
         noise = torch.randn((y.shape[1], k), generator=generator)
@@ -174,67 +170,12 @@ class VAE(nn.Module):
             blocks.append(self.elbo(block, block_noise).double())
         return torch.cat(blocks, dim=1)
 
-    # ----- exact quantities by quadrature ------------------------------------------------------
-
-    def _as_member_batch(self, y) -> torch.Tensor:
-        y = torch.as_tensor(y, dtype=torch.float64)
-        if y.dim() == 1:
-            y = y.unsqueeze(0).expand(self.n_members, -1)
-        return y
-
-    @torch.no_grad()
-    def latent_grid(self) -> tuple[torch.Tensor, float]:
-        """A uniform z-grid (float64) covering every member's prior mass, and its spacing."""
-        prior = self.prior_distribution()
-        low, high = prior.support()
-        coarse = torch.linspace(low, high, MIN_GRID_NODES).expand(self.n_members, -1)
-        values = self.decode(coarse.float()).double()
-        # A diverged member's non-finite weights must not spoil (or crash) the others' grid.
-        rises = (values[:, 1:] - values[:, :-1]).abs()
-        rises, scales = rises[torch.isfinite(rises)], prior.scales[torch.isfinite(prior.scales)]
-        coarse_spacing = (coarse[0, 1] - coarse[0, 0]).item()
-        max_slope = (rises.max().item() if rises.numel() else 0.0) / coarse_spacing
-        likelihood_width = self.noise_std.min().item() / max(max_slope, 1e-6)
-        prior_width = scales.min().item() if scales.numel() else 1.0
-        spacing = min(likelihood_width, prior_width) / NODES_PER_WIDTH
-        n_nodes = int(min(max(math.ceil((high - low) / spacing) + 1, MIN_GRID_NODES), MAX_GRID_NODES))
-        grid = torch.linspace(low, high, n_nodes, dtype=torch.float64)
-        return grid, (high - low) / (n_nodes - 1)
-
-    @torch.no_grad()
-    def _log_joint_on_grid(self, y: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
-        """log N(y; f_φ(z), σ²) + log p(z) for y (E, N) and z on `grid` (G,) → (E, N, G)."""
-        z = grid.unsqueeze(0).expand(self.n_members, -1)
-        decoded = self.decode(z.float()).double()
-        log_prior = self.prior_distribution().log_prob(z.float()).double()
-        noise_std = self.noise_std.double().unsqueeze(-1)
-        log_lik = normal_log_prob(y.unsqueeze(-1), decoded.unsqueeze(1), noise_std)
-        return log_lik + log_prior.unsqueeze(1)
-
-    @torch.no_grad()
-    def log_marginal(self, y) -> torch.Tensor:
-        """Exact log p_θ(y) = log ∫ N(y; f_φ(z), σ²) p(z) dz: y (N,) or (E, N) → (E, N)."""
-        y = self._as_member_batch(y)
-        grid, spacing = self.latent_grid()
-        rows = max(1, MAX_BLOCK_ELEMENTS // (self.n_members * grid.numel()))
-        blocks = [
-            torch.logsumexp(self._log_joint_on_grid(y[:, s : s + rows], grid), dim=-1)
-            for s in range(0, y.shape[1], rows)
-        ]
-        return torch.cat(blocks, dim=1) + math.log(spacing)
-
-    @torch.no_grad()
-    def exact_posterior(self, y, z_grid) -> torch.Tensor:
-        """The model's own posterior p_θ(z|y) at the points `z_grid`: (E, N, len(z_grid))."""
-        y = self._as_member_batch(y)
-        z_grid = torch.as_tensor(z_grid, dtype=torch.float64)
-        log_joint = self._log_joint_on_grid(y, z_grid)
-        return torch.exp(log_joint - self.log_marginal(y).unsqueeze(-1))
+    # ----- densities on given points (exact quantities by quadrature: vae_core.exact) ----------
 
     @torch.no_grad()
     def posterior_density(self, y, z_grid) -> torch.Tensor:
         """The encoder's q_θ(z|y) at the points `z_grid`: (E, N, len(z_grid))."""
-        y = self._as_member_batch(y)
+        y = as_member_batch(self, y)
         z = torch.as_tensor(z_grid, dtype=torch.float32)
         z = z.expand(*y.shape, -1)
         return torch.exp(self.posterior(y.float()).log_prob(z)).double()
