@@ -202,10 +202,11 @@ def test_posterior_grid_is_fast():
     ground_truth.posterior_grid(y, 0.1, z_grid)  # warm-up
     times = []
     for _ in range(7):
-        start = time.perf_counter()
+        # CPU time, not wall time: on the shared test machine other processes take the cores.
+        start = time.process_time()
         ground_truth.posterior_grid(y, 0.1, z_grid)
-        times.append(time.perf_counter() - start)
-    # Exact p(y) per row (the spike-resolving t-grid) now costs most of it.
+        times.append(time.process_time() - start)
+    # Exact p(y) per row (the spike-resolving t-grid) costs most of it (~60 ms idle).
     assert statistics.median(times) < 0.2, times
 
 
