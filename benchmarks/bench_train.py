@@ -14,7 +14,7 @@ trainer's peak RSS is its own and neither inherits the other's warm caches. Each
 so both see the same background load on a shared machine.
 
 Quality is defined the same way for both: the exact mean test log-likelihood log p_θ(y) of each
-trained model (quadrature, `VAE.log_marginal`) on the same 1000 test points. A model counts as
+trained model (quadrature, `exact.log_marginal`) on the same 1000 test points. A model counts as
 converged when it is within CONVERGED_NATS of the ground truth's own mean test log p(y); the
 project must match the reference within QUALITY_NATS (mean per model type).
 """
@@ -46,6 +46,7 @@ import torch  # noqa: E402
 from benchmarks.reference_trainer import DEFAULT_REFERENCE_STEPS, train_reference  # noqa: E402
 from vae_core import ground_truth  # noqa: E402
 from vae_core.config import TrainConfig  # noqa: E402
+from vae_core.convergence import FINAL_LR_FRACTION  # noqa: E402
 from vae_core.training import train, train_many, training_data  # noqa: E402
 
 MODELS = [("gaussian", "gaussian"), ("gaussian", "mog"), ("mog", "gaussian")]
@@ -329,15 +330,16 @@ def build_report(info, args, refs, projs, single, profile, sweep, default_thread
         f"torch.distributions, Adam at constant lr {c.lr}, a fixed {args.ref_steps} steps, eager.")
     add("- **project** (`vae_core.training.train_many`): the 9 configs as three batched 3-member "
         f"ensembles run side by side on the two cores (one torch thread each), fused Adam, cosine "
-        f"lr {c.lr} → {c.lr / 10:g} over at most {c.steps} steps, early stopping on a validation "
-        "ELBO (200 held-out y, not the test set); its wall time includes what the app gets for free: history "
+        f"lr {c.lr} → {c.lr * FINAL_LR_FRACTION:g} over at most {c.steps} steps, early stopping "
+        "(vae_core.convergence) on the exact validation ELBO (200 held-out y, not the test set); "
+        "its wall time includes what the app gets for free: history "
         "evaluations, decoder snapshots and the full set of exact diagnostics "
         "(`metrics.evaluate`) for every model.")
     add("- reference wall time = its 9 training loops + the exact test log-likelihood of each "
         "model.")
     add("")
     add("**Convergence, defined the same for both:** a model has converged when its exact mean "
-        f"test log p_θ(y) (quadrature, `VAE.log_marginal`, same 1000 test points) is within "
+        f"test log p_θ(y) (quadrature, `exact.log_marginal`, same 1000 test points) is within "
         f"{CONVERGED_NATS} nats of the ground truth's mean test log p(y) = {truth:.4f} (the best "
         "a model can do in expectation). Speed must not be bought with quality: the project's "
         f"mean per model type must be within {QUALITY_NATS} nats of the reference's.")

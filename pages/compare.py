@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from vae_core import claims, figures
+from vae_core import claims, convergence, figures
 from vae_core.config import APP_RANGES, LABELS, NOISE_LEVELS, PAPER_N_COMPONENTS, PAPER_NOISE_STD
 from vae_core.metrics import METRIC_INFO
 from vae_core.presets import DEFAULT_SEEDS, PRESET_NOISE_STDS, comparison_configs
@@ -19,20 +19,22 @@ PARAMS = {
     "noise": ui.Param(PAPER_NOISE_STD, choices=NOISE_LEVELS),
     # From 2: with M = 1 the mixture models would be their Gaussian counterparts.
     "M": ui.Param(PAPER_N_COMPONENTS, low=2, high=APP_RANGES["n_components"][1]),
-    "seeds": ui.Param(3, low=3, high=5),
+    "seeds": ui.Param(len(DEFAULT_SEEDS), low=3, high=len(DEFAULT_SEEDS)),
     "fourth": ui.Param(True),
 }
 VERDICT_BOX = {
     claims.HOLDS: (st.success, ":material/check_circle:"),
     claims.FAILS: (st.error, ":material/cancel:"),
     claims.PARTLY: (st.warning, ":material/rule:"),
+    claims.UNDECIDED: (st.info, ":material/balance:"),
     claims.UNKNOWN: (st.info, ":material/help:"),
 }
 VERDICT_COUNT = {  # (one claim, several claims)
     claims.HOLDS: ("holds", "hold"),
     claims.FAILS: ("does not hold", "do not hold"),
     claims.PARTLY: ("partly holds", "partly hold"),
-    claims.UNKNOWN: ("cannot be decided", "cannot be decided"),
+    claims.UNDECIDED: ("is undecided: within noise", "are undecided: within noise"),
+    claims.UNKNOWN: ("cannot be checked", "cannot be checked"),
 }
 FIGURE_CAPTIONS = {
     "decoders": "Decoders on the true latent's scale, u = F_prior(z): the truth f(u) is black. "
@@ -42,9 +44,10 @@ FIGURE_CAPTIONS = {
                    "against the true p(y).",
     "posteriors": "Encoder q(z|y) (solid) and the model's exact posterior p_θ(z|y) (dashed) at "
                   "the paper's y = 1, 0.2, 0.05 and −3 (1 and −3 lie outside the data).",
-    "training_curves": "Training curves of every model and seed, zoomed on where the runs end "
-                       "up (the first steps start far lower). A run that ends early has "
-                       "converged (early stopping).",
+    "training_curves": "The exact ELBO (lines) and exact log p_θ(y) (dots) of every model and "
+                       "seed on the same validation y, zoomed on where the runs end up; the "
+                       "gap between a line and its dots is that run's inference gap. A run "
+                       "that ends early has converged (the stopping rule).",
 }
 
 st.title("Compare the models (the paper's Figures 2–4)")
@@ -70,8 +73,10 @@ with st.expander("Controls", expanded=not ui.lecture_mode()):
                           key=ui.widget_key(PAGE, "M"),
                           help="For whichever of prior and posterior is a mixture "
                                f"(paper: {PAPER_N_COMPONENTS}).")
-    seeds_col.slider("Seeds per model", 3, 5, key=ui.widget_key(PAGE, "seeds"),
-                     help="Every claim is checked on each seed and on the mean over seeds.")
+    seeds_col.slider("Seeds per model", PARAMS["seeds"].low, PARAMS["seeds"].high,
+                     key=ui.widget_key(PAGE, "seeds"),
+                     help="Every claim is decided from the mean over seeds and its 95 % "
+                          "interval: more seeds, narrower intervals.")
     fourth_col.checkbox("Add MoG prior + MoG posterior", key=ui.widget_key(PAGE, "fourth"),
                         help="The fourth combination of prior and posterior: not in the paper.")
     with st.container(horizontal=True, vertical_alignment="center"):
@@ -91,8 +96,8 @@ st.caption(
     f"Settings of every figure and number below: σ = {noise_std:g}, M = {n_components}, seeds "
     f"0–{n_seeds - 1}; {example.n_train} training y (data seed {example.data_seed}), MLPs "
     f"1 → {example.hidden} → {example.hidden} → out, Adam at lr {example.lr:g} decayed to "
-    f"{example.lr / 10:g}, minibatches of {example.batch_size}, at most {example.steps} steps "
-    "with early stopping."
+    f"{example.lr * convergence.FINAL_LR_FRACTION:g}, minibatches of {example.batch_size}, at "
+    f"most {example.steps} steps (the budget for σ = {noise_std:g}) with early stopping."
 )
 
 service = ui.training_service()
@@ -136,7 +141,7 @@ def comparison_view(keys: tuple, stem: str, _results: dict) -> ComparisonView:
         f"{stem}_decoders": figures.compare_decoders_figure(_results),
         f"{stem}_generated_y": figures.compare_generated_figure(_results),
         f"{stem}_posteriors": figures.compare_posteriors_figure(_results),
-        f"{stem}_training_curves": figures.compare_training_figure(_results, smooth=100),
+        f"{stem}_training_curves": figures.training_curves_figure(_results),
     }  # named f"{stem}_{kind}" for the PNG and ZIP downloads; kinds as in FIGURE_CAPTIONS
     return ComparisonView(claims.metrics_summary(_results), claims.metrics_per_seed(_results),
                           claims.check_claims(_results), built)
@@ -155,13 +160,34 @@ if diverged:
                     for r in diverged),
         icon=":material/warning:")
 
+outcomes = {r: convergence.outcome(r.status, r.history["validation_elbo"].dropna().tolist(),
+                                   r.metrics.get("likelihood_gap_to_truth"))
+            for rs in results.values() for r in rs if not r.diverged}
+capped = [r for r, o in outcomes.items() if o == convergence.CAPPED_IMPROVING]
+stuck = [r for r, o in outcomes.items() if o == convergence.POOR_OPTIMUM]
+if capped:
+    st.warning("Still improving when the step budget ran out (not converged; their numbers may "
+               "still move): " + ", ".join(f"{r.config.model_name} seed {r.config.seed}"
+                                           for r in capped), icon=":material/hourglass_bottom:")
+if stuck:
+    st.info("**Stuck in a poor optimum** (a failure mode worth a look): these runs stopped "
+            "improving yet sit more than "
+            f"{convergence.POOR_OPTIMUM_GAP} nats below the true test log-likelihood: "
+            + ", ".join(f"{r.config.model_name} seed {r.config.seed} "
+                        f"({r.metrics['likelihood_gap_to_truth']:.2f} nats short)" for r in stuck)
+            + ". More steps do not help; another seed usually does.",
+            icon=":material/landscape:")
+
 st.subheader("Metrics")
-st.dataframe(view.table, hide_index=True, width="stretch", column_config={
-    label: st.column_config.TextColumn(label, help=meaning)
-    for label, meaning in METRIC_INFO.values() if label in view.table.columns
-})
-st.caption("mean ± sample standard deviation over the seeds that did not diverge; hover a "
-           "column title for its meaning. The CSV below has every seed's raw numbers.")
+if ui.lecture_mode():
+    st.markdown("<style>[data-testid='stTable'] td, [data-testid='stTable'] th "
+                "{font-size: 1.3rem !important;}</style>", unsafe_allow_html=True)
+st.table(view.table.set_index("metric"))
+st.caption("mean ± sample standard deviation over the seeds that did not diverge. The CSV "
+           "below has every seed's raw numbers.")
+with st.expander("What the metrics mean"):
+    st.markdown("\n".join(f"- **{label}**: {meaning}" for label, meaning in METRIC_INFO.values()
+                          if label in set(view.table["metric"])))
 
 st.subheader("The paper's claims, checked")
 counts = {word: sum(v.verdict == word for v in view.verdicts) for word in VERDICT_BOX}
@@ -174,12 +200,16 @@ for verdict in view.verdicts:
         + "\n".join(f"- {sentence}" for sentence in verdict.evidence), icon=icon)
 with st.expander("How the verdicts are decided"):
     st.markdown(
-        "Each claim is split into parts. A part **holds** when the mean over the usable seeds "
-        "satisfies it *and* so do more than half of the seeds on their own; it **fails** when "
-        "neither does. A claim holds when every part holds, does not hold when every part "
-        "fails, *partly holds* otherwise, and *cannot tell* when no part could be checked "
-        "(e.g. every seed diverged). The thresholds are quoted in each sentence and justified "
-        "in `vae_core/claims.py`. The paper judged one seed per model by eye."
+        "Each claim is split into parts, each a number per seed, or a difference between two "
+        "models on the same seed (every model sees the same data and seeds). A part is "
+        "decided by the mean over the usable seeds and its 95 % confidence interval "
+        "(mean ± t · standard error): **✓ holds** when the whole interval lies on the claimed "
+        "side of the part's threshold (for a difference between models: beyond 0, by at least "
+        "the smallest difference that matters), **✗ does not hold** when it lies wholly on the "
+        "other side, and **≈ undecided: within noise** otherwise. A tie is never read as a "
+        "failure. A claim holds when every part holds, does not hold when one fails and none "
+        "holds, and partly holds when some hold and some fail. Thresholds are quoted in each "
+        "sentence and explained in docs/claims.md. The paper judged one seed per model by eye."
     )
 
 st.subheader("Figures")

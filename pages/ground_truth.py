@@ -50,7 +50,7 @@ def truth_figures(noise_std: float, n: int, y_values: tuple):
     return {
         "true_decoder": figures.true_decoder_figure(),
         "true_marginal": figures.true_marginal_figure(noise_std, sampled_y(n, noise_std)),
-        "true_posterior_heatmap": figures.true_posterior_heatmap(noise_std),
+        "true_posterior_heatmap": figures.true_posterior_heatmap(noise_std, y_values),
         "true_posterior_slices": figures.true_posterior_slices(noise_std, y_values),
     }
 

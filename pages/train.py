@@ -5,7 +5,7 @@ import streamlit as st
 
 import live_view
 import ui
-from vae_core import figures, live_figures, tour
+from vae_core import convergence, figures, live_figures, tour
 from vae_core.config import (
     APP_RANGES,
     HIDDEN_WIDTHS,
@@ -49,7 +49,7 @@ PARAMS = {
 def preset(prior: str, posterior: str, noise: float = DEFAULTS.noise_std, lr: float = DEFAULTS.lr):
     """Every setting, so a preset always lands on the same (usually pre-trained) config."""
     return dict(prior=prior, posterior=posterior, M=DEFAULTS.n_components, noise=noise, lr=lr,
-                steps=DEFAULTS.steps, hidden=DEFAULTS.hidden, seed=0, early=True)
+                steps=convergence.step_budget(noise), hidden=DEFAULTS.hidden, seed=0, early=True)
 
 
 PRESETS = {
@@ -176,7 +176,10 @@ if result.diverged:
     st.error(
         f"**Training diverged at step {result.diverged_step}**: {result.diverged_reason}. "
         "Nothing learned after that point is meaningful, so no model figures are drawn. "
-        "Try a smaller learning rate or a larger noise level σ."
+        "Try a smaller learning rate or a larger noise level σ. (A learning rate this large "
+        "is not the paper's divergence: that comes from a variance collapsing or exploding, "
+        "which the bounded scales used here prevent by construction; the config option "
+        "bounded_scales=False trains with plain, unbounded scales. See docs/claims.md, C2.)"
     )
     finite = result.history.dropna(subset=["train_elbo"])
     if len(finite):
@@ -184,14 +187,28 @@ if result.diverged:
                       y_label="train ELBO before divergence")
     st.stop()
 
-status_text = {
-    "converged": f"converged after {result.steps_run} steps (the validation ELBO stopped improving)",
-    "completed": f"ran all {result.steps_run} steps",
-    "stopped": f"stopped by you after {result.steps_run} steps: a partial model, not cached",
-}[result.status]
+outcome = convergence.outcome(result.status, result.history["validation_elbo"].dropna().tolist(),
+                              result.metrics.get("likelihood_gap_to_truth"))
+gap = result.metrics.get("likelihood_gap_to_truth", float("nan"))
+status_box, status_text = {
+    convergence.CONVERGED: (st.success, f"converged after {result.steps_run} steps (the exact "
+                                        "validation ELBO stopped improving)"),
+    convergence.COMPLETED: (st.success, f"ran all {result.steps_run} steps and had stopped "
+                                        "improving"),
+    convergence.CAPPED_IMPROVING: (st.warning, f"**still improving at the cap** of "
+                                               f"{result.steps_run} steps: not converged, its "
+                                               "numbers may still move (raise the step budget)"),
+    convergence.POOR_OPTIMUM: (st.warning, f"**stuck in a poor optimum**: it stopped improving "
+                                           f"after {result.steps_run} steps yet sits {gap:.3f} "
+                                           "nats below the true test log-likelihood. More steps "
+                                           "do not help (often the decoder stays flat); another "
+                                           "seed usually does"),
+    convergence.STOPPED: (st.info, f"stopped by you after {result.steps_run} steps: a partial "
+                                   "model, not cached"),
+}[outcome]
 together = (f" (together with {result.ensemble_size - 1} other model(s) in one batch, which costs "
             "about as much as training this one alone)" if result.ensemble_size > 1 else "")
-st.success(f"{config.model_name}: {status_text}; training took {result.train_seconds:.1f} s"
+status_box(f"{config.model_name}: {status_text}; training took {result.train_seconds:.1f} s"
            f"{together}.")
 with st.expander("Exact settings of this run"):
     st.json(config.to_dict())
@@ -204,20 +221,27 @@ figs = result_figures(f"{config.key()}:{result.status}:{result.steps_run}", tupl
                       result)
 metrics = metrics_table(result.metrics)
 ui.show_figure(figs["training_curves"], f"{stem}_training_curves")
-st.markdown("**Metrics** (exact by quadrature unless noted)")
-st.dataframe(metrics, hide_index=True, width="stretch", height=38 * (len(metrics) + 1),
-             column_config={"value": st.column_config.NumberColumn(format="%.4f"),
-                            "meaning": st.column_config.TextColumn(width="large")})
+st.markdown("**Metrics** (all exact, by quadrature)")
+if ui.lecture_mode():
+    st.markdown("<style>[data-testid='stTable'] td, [data-testid='stTable'] th "
+                "{font-size: 1.3rem !important;}</style>", unsafe_allow_html=True)
+st.table(metrics.assign(value=metrics["value"].map(lambda v: f"{v:.4f}")).set_index("metric"))
 ui.show_figure(figs["decoder"], f"{stem}_decoder")
 st.caption("Left: the decoder in the model's own latent. Middle: the same decoder on the true "
-           "latent's scale (u = F_prior(z)); it may be a mirror or a shuffle of f, since those "
-           "give the same p(y) (non-identifiability). Right: the quantile function of f_φ(z), "
+           "latent's scale (u = F_prior(z)). It need not look like f: cutting [0, 1] into pieces "
+           "and rearranging them (any measure-preserving rearrangement of u) gives the same "
+           "p(y), so the data cannot tell these decoders apart (non-identifiability); f's own "
+           "mirror and half-shift leave f unchanged. Right: the quantile function of f_φ(z), "
            "the part of the decoder that p(y) does pin down.")
 ui.show_figure(figs["generated_marginal"], f"{stem}_generated_marginal")
 ui.show_figure(figs["posteriors"], f"{stem}_posteriors")
-st.caption("Encoder q(z|y) (solid), the model's own exact posterior p_θ(z|y) (dashed) and the "
-           "ground-truth posterior moved onto this model's latent (black). Their gap is the "
-           "inference gap log p_θ(y) − ELBO(y) = KL(q ‖ p_θ).")
+st.caption("Top: the encoder q(z|y) (solid) against the model's own exact posterior p_θ(z|y) "
+           "(dashed), in the model's latent; their mismatch is the inference gap "
+           "log p_θ(y) − ELBO(y) = KL(q ‖ p_θ), printed in each panel. Bottom: the true "
+           "posterior p(u|y) in the truth's own latent. The two latents are not comparable "
+           "point by point (the model may arrange its latent in any of many ways with the same "
+           "p(y)); what is comparable is how much each posterior changes with y, the "
+           "information I in the metrics.")
 live_view.show_prior(explored, f"{stem}_prior")
 # On screen the animation; on paper (PNG, ZIP) the same snapshots as still lines.
 ui.show_figure(figs["training_animation"], f"{stem}_training_animation",

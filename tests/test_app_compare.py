@@ -51,8 +51,9 @@ def test_presets_render_instantly_without_training():
     boxes = texts(at.success) + texts(at.error) + texts(at.warning) + texts(at.info)
     for claim in ("C1", "C2", "C3", "C4", "C5"):
         assert f"**{claim}: " in boxes
-    table = at.dataframe[0].value
-    assert len(table) == 4 and table["model"].iloc[0] == "MFG-VAE"
+    table = at.table[0].value
+    assert list(table.columns)[0] == "MFG-VAE" and len(table.columns) == 4
+    assert (table != "").all().all(), "an empty cell"
 
 
 def test_bad_url_parameter_warns_and_uses_the_default():
@@ -68,8 +69,8 @@ def test_settings_without_presets_offer_training_and_do_not_start_it():
     at.slider(key=ui.widget_key("compare", "M")).set_value(7).run()
     assert not at.exception
     assert any(b.label == "Train missing models" for b in at.button)
-    # MFG-VAE ignores M, so its three pre-trained seeds still apply: 9 of 12 are missing.
-    assert "9 of 12 trained models" in texts(at.info)
+    # MFG-VAE ignores M, so its five pre-trained seeds still apply: 15 of 20 are missing.
+    assert "15 of 20 trained models" in texts(at.info)
     assert not at.get("progress") and not ui.result_store().jobs
     assert at.query_params.get("M") == "7"
 
@@ -118,14 +119,14 @@ def test_a_diverged_seed_is_listed_not_drawn_and_not_counted():
     at = open_compare()
     warnings = texts(at.warning)
     assert "MoG-VAE (MoG posterior), seed 1: stopped at step 412 (the ELBO became nan" in warnings
-    table = at.dataframe[0].value.set_index("model")
-    assert table.loc["MoG-VAE (MoG posterior)", "diverged"] == 1
-    assert table.loc["MoG-VAE (MoG posterior)", "seeds used"] == "2 of 3"
-    assert "Training diverged in 1 of 3 seeds" in texts(at.success) + warnings + texts(at.error)
+    table = at.table[0].value
+    assert table.loc["seeds used (diverged)", "MoG-VAE (MoG posterior)"] == "4 of 5 (1)"
+    verdicts = texts(at.success) + warnings + texts(at.error) + texts(at.info)
+    assert "Training diverged in 1 of 5 MoG-posterior runs (seed 1 at step 412)" in verdicts
     decoders = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
                     if "decoders" in c.proto.id)
     drawn = [t for t in decoders["data"] if t.get("xaxis") == "x2" and t["name"] != "ground truth f(u)"]
-    assert [t["name"] for t in drawn] == ["seed 0", "seed 2"]
+    assert [t["name"] for t in drawn] == ["seed 0", "seed 2", "seed 3", "seed 4"]
 
 
 def test_warm_rerender_is_fast():

@@ -55,6 +55,6 @@ def test_step_index_is_clamped():
 def test_settings_summary_is_one_line_with_the_settings():
     text = tour.settings_summary(TrainConfig(prior="mog", noise_std=0.03, seed=4))
     assert "\n" not in text
-    for part in ("MFG-VAE + MoG prior", "M = 10", "σ = 0.03", "seed 4", "1000 steps"):
+    for part in ("MFG-VAE + MoG prior", "M = 10", "σ = 0.03", "seed 4", f"{TrainConfig().steps} steps"):
         assert part in text
     assert "M =" not in tour.settings_summary(TrainConfig())  # MFG-VAE ignores M

@@ -77,7 +77,7 @@ class TrainConfig:
     n_train: int = 1000
     n_test: int = 1000
     hidden: int = 50  # width H of the 1 → H → H → out MLPs (decoder and encoder)
-    steps: int = 1000  # maximum optimisation steps (the cosine schedule spans them)
+    steps: int = 2000  # maximum steps (the cosine schedule spans them): convergence.step_budget(σ)
     batch_size: int = 100  # y per step (minibatches drawn with replacement)
     lr: float = 0.01  # Adam's initial learning rate; cosine-decayed to lr / 10
     samples_per_component: int = 1  # z-samples per y and posterior component per step
@@ -85,6 +85,9 @@ class TrainConfig:
     data_seed: int = 0  # the training and test data
     early_stop: bool = True  # stop once the validation ELBO stops improving
     eval_every: int = 100  # steps between test evaluations and decoder snapshots
+    # Scales of q and of a mixture prior in [floor, ceiling] (default), or exp(raw) as a plain
+    # implementation has them, where a variance can collapse or explode (claim C2's divergence).
+    bounded_scales: bool = True
 
     def __post_init__(self):
         problems = self.problems()

@@ -30,14 +30,18 @@ def normal_log_prob(x: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor) -> 
     return -0.5 * ((x - loc) / scale) ** 2 - torch.log(scale) - LOG_SQRT_2PI
 
 
-def bounded_scale(raw: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
-    """Map an unconstrained number to a scale in [floor, ceiling], smoothly."""
+def bounded_scale(raw: torch.Tensor, bounds: tuple[float, float] | None) -> torch.Tensor:
+    """Map an unconstrained number to a scale in [floor, ceiling], smoothly; bounds None: exp."""
+    if bounds is None:
+        return torch.exp(raw)
     log_floor, log_ceiling = math.log(bounds[0]), math.log(bounds[1])
     return torch.exp(log_floor + (log_ceiling - log_floor) * torch.sigmoid(raw))
 
 
-def raw_for_scale(scale: float, bounds: tuple[float, float]) -> float:
+def raw_for_scale(scale: float, bounds: tuple[float, float] | None) -> float:
     """Inverse of `bounded_scale`, to initialise a parameter at a chosen scale."""
+    if bounds is None:
+        return math.log(scale)
     log_floor, log_ceiling = math.log(bounds[0]), math.log(bounds[1])
     fraction = (math.log(scale) - log_floor) / (log_ceiling - log_floor)
     return math.log(fraction / (1.0 - fraction))
@@ -118,18 +122,20 @@ class StandardNormalPrior(nn.Module):
 class MixturePrior(nn.Module):
     """p(z) = (1/M) Σᵢ N(μᵢ, σᵢ²) with μᵢ and σᵢ learned (the paper's "more expressive prior")."""
 
-    def __init__(self, n_members: int, n_components: int):
+    def __init__(self, n_members: int, n_components: int, bounded_scales: bool = True):
         super().__init__()
         self.locs = nn.Parameter(torch.zeros(n_members, n_components))
         self.raw_scales = nn.Parameter(torch.zeros(n_members, n_components))
+        self.bounds = PRIOR_SCALE_BOUNDS if bounded_scales else None
 
     def forward(self) -> EqualWeightMixture:
-        return EqualWeightMixture(self.locs, bounded_scale(self.raw_scales, PRIOR_SCALE_BOUNDS))
+        return EqualWeightMixture(self.locs, bounded_scale(self.raw_scales, self.bounds))
 
 
-def make_prior(kind: str, n_members: int, n_components: int) -> nn.Module:
+def make_prior(kind: str, n_members: int, n_components: int,
+               bounded_scales: bool = True) -> nn.Module:
     if kind == "gaussian":
         return StandardNormalPrior(n_members)
     if kind == "mog":
-        return MixturePrior(n_members, n_components)
+        return MixturePrior(n_members, n_components, bounded_scales)
     raise ValueError(f"unknown prior {kind!r}: use 'gaussian' or 'mog'")

@@ -69,28 +69,42 @@ def true_marginal_figure(noise_std: float, data_y=None) -> go.Figure:
     return _layout(fig, f"Marginal p(y) at σ = {noise_std:g}", 380)
 
 
-def true_posterior_heatmap(noise_std: float, n_y: int = 241, n_z: int = 301) -> go.Figure:
-    ys = np.linspace(-0.1, 0.35, n_y)
+def true_posterior_heatmap(noise_std: float, slice_y=(), n_y: int = 241,
+                           n_z: int = 301) -> go.Figure:
+    """p(z | y) over (y, z), exact at every pixel; y spans the data (f's range ± 4σ), and the
+    y's of the slices below are marked (those outside the range are named in the title)."""
+    ys = y_grid(noise_std, n_y, n_std=4.0)
     zs = np.linspace(0, 1, n_z)
     density = ground_truth.posterior_grid(ys, noise_std, zs).numpy()
-    fig = go.Figure(go.Heatmap(x=ys, y=zs, z=density.T, colorscale="Viridis",
-                               colorbar=dict(title="p(z|y)")))
+    # The colour saturates at the 99th percentile: the few pixels where p(y) is tiny and the
+    # posterior a spike (the edges of f's range) would otherwise leave the rest dark.
+    top = float(np.quantile(density, 0.99))
+    fig = go.Figure(go.Heatmap(x=ys, y=zs, z=density.T, colorscale="Viridis", zmin=0, zmax=top,
+                               colorbar=dict(title=f"p(z|y)<br>(≥ {top:.3g}<br>saturates)")))
+    inside = [y for y in slice_y if ys[0] <= y <= ys[-1]]
+    for y in inside:
+        fig.add_vline(x=y, line=dict(color="white", dash="dash", width=2),
+                      annotation_text=f"y = {y:g}", annotation_font_color="white")
+    outside = [f"{y:g}" for y in slice_y if y not in inside]
     fig.update_xaxes(title="observed y")
     fig.update_yaxes(title="latent z")
-    return _layout(fig, f"Ground-truth posterior p(z | y), σ = {noise_std:g}", 460)
+    note = f" (slices at y = {', '.join(outside)} lie outside this range)" if outside else ""
+    return _layout(fig, f"Ground-truth posterior p(z | y), σ = {noise_std:g}{note}", 460)
 
 
 def true_posterior_slices(noise_std: float, y_values=PAPER_Y_VALUES) -> go.Figure:
-    """One panel per y, each on its own scale: y = 1's single spike would flatten the
-    four-mode slices inside the data if they shared an axis."""
-    zs = np.linspace(0, 1, 801)
-    density = ground_truth.posterior_grid(list(y_values), noise_std, zs).numpy()
+    """One panel per y, each on its own scale from 0: y = 1's single spike would flatten the
+    four-mode slices inside the data if they shared an axis. The z-points include a fine
+    window around every mode, so each is drawn at its true height (exact, any σ)."""
     fig = make_subplots(rows=1, cols=len(y_values),
                         subplot_titles=[f"y = {y:g}" for y in y_values])
-    for col, row in enumerate(density, start=1):
-        fig.add_scatter(x=zs, y=row, name="ground truth p(z | y)", line_color=TRUTH,
+    for col, y in enumerate(y_values, start=1):
+        zs = ground_truth.posterior_z_nodes([y], noise_std)
+        density = ground_truth.posterior_grid([y], noise_std, zs)[0].numpy()
+        fig.add_scatter(x=zs.numpy(), y=density, name="ground truth p(z | y)", line_color=TRUTH,
                         showlegend=col == 1, row=1, col=col)
-        fig.update_xaxes(title_text="latent z", row=1, col=col)
+        fig.update_xaxes(title_text="latent z", range=[0, 1], row=1, col=col)
+        fig.update_yaxes(rangemode="tozero", row=1, col=col)
     fig.update_yaxes(title_text="density p(z | y)", row=1, col=1)
     return _layout(fig, "Ground-truth posterior slices: up to four modes per y", 400)
 
@@ -131,7 +145,7 @@ def generated_marginal_figure(results: list[TrainResult], n_samples: int = 20000
     """Generated y (histogram) against the training data, with the model's exact p_θ(y) and
     the true p(y)."""
     noise_std = results[0].config.noise_std
-    grid = np.linspace(-0.2 - 4 * noise_std, 0.45 + 4 * noise_std, 600)
+    grid = y_grid(noise_std, 600, n_std=4.0)
     fig = go.Figure()
     train_y, _ = training_data(results[0].config)
     fig.add_histogram(x=train_y.numpy(), histnorm="probability density", name="training data y",
@@ -156,7 +170,7 @@ def generated_marginal_figure(results: list[TrainResult], n_samples: int = 20000
 def model_figures(result: TrainResult, y_values=PAPER_Y_VALUES) -> dict[str, go.Figure]:
     """The figures of one trained model, by file name (the Train page and the CLI show these)."""
     return {
-        "training_curves": elbo_curves_figure([result]),
+        "training_curves": training_curves_figure({result.config.model_name: [result]}),
         "decoder": decoder_figure([result]),
         "generated_marginal": generated_marginal_figure([result]),
         "posteriors": posterior_figure(result, y_values),
@@ -164,110 +178,125 @@ def model_figures(result: TrainResult, y_values=PAPER_Y_VALUES) -> dict[str, go.
 
 
 def posterior_figure(result: TrainResult, y_values=PAPER_Y_VALUES) -> go.Figure:
-    """q(z|y) next to the model's exact p_θ(z|y) and the ground truth, one panel per y."""
-    model = result.model
-    z = posterior_z_range(model, y_values, 600)
-    q = model.posterior_density(list(y_values), z)[0].numpy()
-    model_posterior = exact.posterior(model, list(y_values), z)[0].numpy()
-    truth = _true_posterior_in_model_latent(result, list(y_values), z)
-    fig = make_subplots(rows=1, cols=len(y_values), subplot_titles=[f"y = {y:g}" for y in y_values])
-    for col, _ in enumerate(y_values, start=1):
+    """Top: q(z|y) against the model's own exact p_θ(z|y) in the model's latent, with their
+    exact KL (the inference gap at that y). Bottom: the true p(z|y) in the truth's latent.
+
+    The two latents are not compared point by point: the model may arrange its latent in any
+    of many ways that give the same p(y), so the truth cannot be drawn in the model's latent.
+    """
+    model, y_values = result.model, list(y_values)
+    gaps = exact.inference_gap(model, y_values)[0].tolist()
+    titles = [f"y = {y:g}: KL(q ‖ p_θ) = {gap:.3g}" for y, gap in zip(y_values, gaps, strict=True)]
+    titles += [f"truth, y = {y:g}" for y in y_values]
+    fig = make_subplots(rows=2, cols=len(y_values), subplot_titles=titles, vertical_spacing=0.2)
+    for col, (y, (low, high)) in enumerate(zip(y_values, posterior_ranges(model, y_values),
+                                               strict=True), start=1):
         first = col == 1
-        fig.add_scatter(x=z, y=truth[col - 1], name="ground truth p(z|y), via u = F(z)",
-                        line=dict(color=TRUTH, width=1.5), showlegend=first, legendgroup="t",
-                        row=1, col=col)
-        fig.add_scatter(x=z, y=model_posterior[col - 1], name="model's exact p_θ(z|y)",
+        z = np.linspace(low, high, 600)
+        q = model.posterior_density([y], z)[0, 0].numpy()
+        model_posterior = exact.posterior(model, [y], z)[0, 0].numpy()
+        fig.add_scatter(x=z, y=model_posterior, name="model's exact p_θ(z|y)",
                         line=dict(color="#ff7f0e", dash="dash"), showlegend=first,
                         legendgroup="e", row=1, col=col)
-        fig.add_scatter(x=z, y=q[col - 1], name="encoder q(z|y)",
-                        line=dict(color=color_of(result), width=2.5), showlegend=first,
-                        legendgroup="q", row=1, col=col)
+        fig.add_scatter(x=z, y=q, name="encoder q(z|y)", line=dict(color=color_of(result), width=2.5),
+                        showlegend=first, legendgroup="q", row=1, col=col)
+        zs = ground_truth.posterior_z_nodes([y], result.config.noise_std)
+        truth = ground_truth.posterior_grid([y], result.config.noise_std, zs)[0].numpy()
+        fig.add_scatter(x=zs.numpy(), y=truth, name="true p(z|y), truth's own latent",
+                        line=dict(color=TRUTH, width=1.5), showlegend=first, legendgroup="t",
+                        row=2, col=col)
         fig.update_xaxes(title_text="model latent z", row=1, col=col)
+        fig.update_xaxes(title_text="true latent z ∈ [0, 1]", range=[0, 1], row=2, col=col)
+        fig.update_yaxes(rangemode="tozero", row=1, col=col)
+        fig.update_yaxes(rangemode="tozero", row=2, col=col)
     fig.update_yaxes(title_text="density", row=1, col=1)
-    return _layout(fig, f"Posteriors of {result.config.model_name} (seed {result.config.seed})", 400)
+    fig.update_yaxes(title_text="true density", row=2, col=1)
+    fig.update_annotations(font_size=12)
+    title = f"Posteriors of {result.config.model_name} (seed {result.config.seed})"
+    return _layout(fig, title, 620).update_layout(legend_y=-0.15)
 
 
-def posterior_z_range(model, y_values, n_points: int) -> np.ndarray:
-    """z-points covering the prior's bulk and the mass of q(z|y) and p_θ(z|y) at every y.
+def posterior_ranges(model, y_values) -> list[tuple[float, float]]:
+    """Per y: the z-interval holding all but 1e-3 of q(z|y) and of p_θ(z|y), padded by 10 %.
 
-    Outside the data (y = 1, −3) the posteriors can sit far in the prior's tail."""
-    low, high = model.prior_quantile([0.01, 0.99])[0].tolist()
-    posterior = model.posterior(torch.tensor([list(y_values)], dtype=torch.float32))
-    locs, scales = posterior.locs.detach()[0], posterior.scales.detach()[0]
-    low = min(low, (locs - 4 * scales).min().item())
-    high = max(high, (locs + 4 * scales).max().item())
+    From the mass, not from every component ± a few scales: a far-out component of weight 1/M
+    or a very wide one would otherwise stretch the axis until every curve is a needle."""
+    q = model.posterior(torch.tensor([list(y_values)], dtype=torch.float32))
+    locs, scales = q.locs.detach().double()[0], q.scales.detach().double()[0]
     grid, spacing = exact.latent_grid(model)
-    cumulative = (exact.posterior(model, list(y_values), grid)[0] * spacing).cumsum(dim=-1)
-    for row in cumulative:
-        inside = torch.nonzero((row > 5e-4) & (row < 1 - 5e-4)).flatten()
-        if len(inside):
-            low = min(low, grid[inside[0]].item())
-            high = max(high, grid[inside[-1]].item())
-    pad = 0.05 * (high - low)
-    return np.linspace(low - pad, high + pad, n_points)
+    p_cdf = (exact.posterior(model, list(y_values), grid)[0] * spacing).cumsum(dim=-1)
+    ranges = []
+    for index in range(len(y_values)):
+        # q's CDF on a grid over its components' ± 10 scales, p_θ's on the model's own grid.
+        q_grid = torch.linspace((locs[index] - 10 * scales[index]).min().item(),
+                                (locs[index] + 10 * scales[index]).max().item(), 20001,
+                                dtype=torch.float64)
+        q_cdf = type(q)(locs[index], scales[index]).cdf(q_grid)
+        ends = []
+        for points, cdf in ((q_grid, q_cdf), (grid, p_cdf[index])):
+            where = torch.nonzero((cdf > 5e-4) & (cdf < 1 - 5e-4)).flatten()
+            if len(where):
+                ends += [points[where[0]].item(), points[where[-1]].item()]
+        low, high = (min(ends), max(ends)) if ends else (-3.0, 3.0)
+        pad = 0.1 * (high - low) + 1e-3
+        ranges.append((low - pad, high + pad))
+    return ranges
 
 
-def _true_posterior_in_model_latent(result, y_values, z) -> np.ndarray:
-    """The ground-truth p(u|y) moved to the model's latent by u = F_prior(z): p(F(z)|y)·p(z).
+def training_curves_figure(results_by_model: dict[str, list[TrainResult]]) -> go.Figure:
+    """Exact ELBO (lines) and exact log p_θ(y) (dots) on the same validation y, every model and
+    seed, against the truth's log p(y) on those y (dotted).
 
-    Only meaningful up to the symmetries of f (u ↦ 1 − u and swapping the halves): it shows
-    where a model that learned the truth's arrangement of the latent would put its mass.
+    Both curves are exact and on the same data, so the gap between a line and its dots is the
+    inference gap of that run on the validation y; the first evaluations start far lower, so
+    the y-axis shows where the runs end up.
     """
-    model = result.model
-    z_tensor = torch.tensor(z, dtype=torch.float32).unsqueeze(0)
-    u = model.prior_distribution().cdf(z_tensor).detach().double()[0].clamp(0, 1).numpy()
-    prior_density = model.prior_density(z)[0].numpy()
-    cells = np.linspace(0, 1, 4001)
-    grid = ground_truth.posterior_grid(y_values, result.config.noise_std, cells).numpy()
-    return np.stack([np.interp(u, cells, row) * prior_density for row in grid])
-
-
-def elbo_curves_figure(results: list[TrainResult], smooth: int = 25) -> go.Figure:
-    """Train ELBO (running mean) and the periodic exact test log-likelihood, with the truth."""
     fig = go.Figure()
-    for result in results:
-        name, color = _label(result, results), color_of(result)
-        history = result.history
-        smoothed = history["train_elbo"].rolling(smooth, min_periods=1).mean()
-        fig.add_scatter(x=history["step"], y=smoothed, name=f"train ELBO: {name}",
-                        line=dict(color=color), legendgroup=name)
-        evaluated = history.dropna(subset=["validation_log_likelihood"])
-        fig.add_scatter(x=evaluated["step"], y=evaluated["validation_log_likelihood"], mode="markers",
-                        name=f"exact validation log p_θ(y): {name}", marker=dict(color=color, size=6),
-                        legendgroup=name)
-    true_value = None
-    if results:
-        true_value = _true_validation_log_likelihood(results[0].config)
+    tails, true_value = [], None
+    several = sum(len(rs) for rs in results_by_model.values()) > 1
+    for name, results in results_by_model.items():
+        drawn = [r for r in results if not r.diverged]
+        for index, result in enumerate(drawn):
+            evaluated = result.history.dropna(subset=["validation_elbo"])
+            style = dict(color=color_of(result), dash=SEED_DASHES[index % len(SEED_DASHES)])
+            label = f"{name}, seed {result.config.seed}"
+            fig.add_scatter(x=evaluated["step"], y=evaluated["validation_elbo"], mode="lines",
+                            line=style, name=name if several else f"exact ELBO: {name}",
+                            legendgroup=name, showlegend=index == 0,
+                            hovertemplate=f"{label}<br>step %{{x}}: exact ELBO %{{y:.4f}}"
+                                          "<extra></extra>")
+            fig.add_scatter(x=evaluated["step"], y=evaluated["validation_log_likelihood"],
+                            mode="markers", marker=dict(color=color_of(result), size=5),
+                            name=f"exact log p_θ(y): {name}", legendgroup=name,
+                            showlegend=not several,
+                            hovertemplate=f"{label}<br>step %{{x}}: exact log p_θ(y) %{{y:.4f}}"
+                                          "<extra></extra>")
+            cut = evaluated["step"] > 0.25 * evaluated["step"].max()
+            tails += [evaluated.loc[cut, "validation_elbo"].to_numpy(),
+                      evaluated.loc[cut, "validation_log_likelihood"].to_numpy()]
+            if true_value is None:
+                true_value = _true_validation_log_likelihood(result.config)
+    if true_value is not None:
         fig.add_hline(y=true_value, line=dict(color=TRUTH, dash="dot"),
-                      annotation_text="true log p(y) of the validation y",
+                      annotation_text=f"true log p(y), the same {VALIDATION_POINTS} validation y",
                       annotation_position="bottom left")
+        tails.append(np.array([true_value]))
+    values = np.concatenate(tails) if tails else np.array([])
+    values = values[np.isfinite(values)]
+    if values.size:
+        low, high = float(values.min()), float(values.max())
+        pad = 0.1 * (high - low) + 1e-3
+        fig.update_yaxes(range=[low - pad, high + pad])
     fig.update_xaxes(title="training step")
-    fig.update_yaxes(title="nats per y", range=_converged_range(results, true_value))
-    return _layout(fig, "Training curves", 400)
+    fig.update_yaxes(title=f"nats per y (mean over {VALIDATION_POINTS} validation y)")
+    return _layout(fig, "Training: exact ELBO (lines) and exact log p_θ(y) (dots), same "
+                        "validation y", 420)
 
 
 def _true_validation_log_likelihood(config) -> float:
     """The truth's mean log p(y) over the validation y: the dots of a training curve average
     over those, so the line they are compared with must too."""
     return ground_truth.log_marginal(validation_data(config), config.noise_std).mean().item()
-
-
-def _converged_range(results: list[TrainResult], true_value) -> list[float] | None:
-    """A y-range for the last 90% of training: the first steps' huge negative ELBOs would
-    otherwise flatten the part worth reading."""
-    tails = []
-    for result in results:
-        history = result.history
-        tail = history[history["step"] > 0.1 * history["step"].max()]
-        tails += [tail["train_elbo"].rolling(25, min_periods=1).mean(), tail["validation_log_likelihood"]]
-    truth = [np.nan if true_value is None else true_value]
-    values = np.concatenate([t.dropna().to_numpy() for t in tails] + [truth])
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return None
-    low, high = float(values.min()), float(values.max())
-    pad = 0.1 * (high - low) + 1e-3
-    return [low - pad, high + pad]
 
 
 def live_elbo_figure(steps: np.ndarray, train_elbo: np.ndarray, labels: list[str],
@@ -361,7 +390,7 @@ def compare_generated_figure(results_by_model: dict[str, list[TrainResult]]) -> 
     names = list(results_by_model)
     any_result = next(r for rs in results_by_model.values() for r in rs)
     noise_std = any_result.config.noise_std
-    grid = np.linspace(-0.2 - 3 * noise_std, 0.45 + 3 * noise_std, 500)
+    grid = y_grid(noise_std, 600, n_std=4.0)
     truth = torch.exp(ground_truth.log_marginal(grid, noise_std)).numpy()
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=[_wrapped(n) for n in names],
                         shared_yaxes=True)
@@ -396,7 +425,7 @@ def compare_posteriors_figure(results_by_model: dict[str, list[TrainResult]],
         model = result.model
         # Each panel gets its own z-grid where its two densities have mass: a grid shared by
         # the row would also span far-out posteriors at other y and squash these to spikes.
-        for col, (low, high) in enumerate(_posterior_ranges(model, y_values), start=1):
+        for col, (low, high) in enumerate(posterior_ranges(model, y_values), start=1):
             y, z = y_values[col - 1], np.linspace(low, high, 400)
             q = model.posterior_density([y], z)[0, 0].numpy()
             model_posterior = exact.posterior(model, [y], z)[0, 0].numpy()
@@ -412,71 +441,6 @@ def compare_posteriors_figure(results_by_model: dict[str, list[TrainResult]],
                   230 * len(names) + 80)
     # The default legend offset (a fraction of the plot height) leaves a gap on this tall figure.
     return fig.update_layout(legend_y=-70 / (230 * len(names) - 110), margin_l=90)
-
-
-def _posterior_ranges(model, y_values) -> list[tuple[float, float]]:
-    """Per y: the z-interval holding q(z|y) (every component ± 4 scales) and all but 1e-3 of
-    p_θ(z|y) (located on the model's fine latent grid), padded by 10 %."""
-    posterior = model.posterior(torch.tensor([list(y_values)], dtype=torch.float32))
-    locs = posterior.locs.detach()[0].double().reshape(len(y_values), -1)
-    scales = posterior.scales.detach()[0].double().reshape(len(y_values), -1)
-    grid, spacing = exact.latent_grid(model)
-    cumulative = (exact.posterior(model, list(y_values), grid)[0] * spacing).cumsum(dim=-1)
-    ranges = []
-    for index in range(len(y_values)):
-        low = (locs[index] - 4 * scales[index]).min().item()
-        high = (locs[index] + 4 * scales[index]).max().item()
-        inside = torch.nonzero((cumulative[index] > 5e-4)
-                               & (cumulative[index] < 1 - 5e-4)).flatten()
-        if len(inside):
-            low = min(low, grid[inside[0]].item() - spacing)
-            high = max(high, grid[inside[-1]].item() + spacing)
-        pad = 0.1 * (high - low)
-        ranges.append((low - pad, high + pad))
-    return ranges
-
-
-def compare_training_figure(results_by_model: dict[str, list[TrainResult]],
-                            smooth: int = 25) -> go.Figure:
-    """Train ELBO of every model and seed (one legend entry per model), zoomed on the end game.
-
-    The first steps start tens of nats lower; the y-axis shows where the runs end up instead,
-    next to the exact test log-likelihood (dots) and the truth's (dotted line).
-    """
-    fig = go.Figure()
-    tails, true_value = [], None
-    for name, results in results_by_model.items():
-        drawn = [r for r in results if not r.diverged]
-        for index, result in enumerate(drawn):
-            history = result.history
-            smoothed = history["train_elbo"].rolling(smooth, min_periods=1).mean()
-            style = dict(color=color_of(result), dash=SEED_DASHES[index % len(SEED_DASHES)])
-            fig.add_scatter(x=history["step"], y=smoothed, mode="lines", line=style,
-                            name=name, legendgroup=name, showlegend=index == 0,
-                            hovertemplate=f"{name}, seed {result.config.seed}<br>"
-                                          "step %{x}: ELBO %{y:.3f}<extra></extra>")
-            evaluated = history.dropna(subset=["validation_log_likelihood"])
-            fig.add_scatter(x=evaluated["step"], y=evaluated["validation_log_likelihood"],
-                            mode="markers", marker=dict(color=color_of(result), size=5),
-                            name=name, legendgroup=name, showlegend=False,
-                            hovertemplate=f"{name}, seed {result.config.seed}<br>step %{{x}}: "
-                                          "exact validation log p_θ(y) %{y:.3f}<extra></extra>")
-            tails.append(smoothed.to_numpy()[len(smoothed) // 4:])
-            if true_value is None:
-                true_value = _true_validation_log_likelihood(result.config)
-    if true_value is not None:
-        fig.add_hline(y=true_value, line=dict(color=TRUTH, dash="dot"),
-                      annotation_text=f"true log p(y), same {VALIDATION_POINTS} validation y")
-    finite = np.concatenate(tails)[np.isfinite(np.concatenate(tails))] if tails else np.array([])
-    if finite.size:
-        low = float(np.percentile(finite, 1))
-        high = max(float(finite.max()), true_value if true_value is not None else -np.inf)
-        margin = 0.1 * (high - low) + 0.01
-        fig.update_yaxes(range=[low - margin, high + margin])
-    fig.update_xaxes(title="training step")
-    fig.update_yaxes(title="nats per y")
-    return _layout(fig, f"Training: train ELBO (lines, running mean of {smooth} steps; one "
-                        "line per seed) and exact validation log p_θ(y) (dots)", 420)
 
 
 def _label(result: TrainResult, results: list[TrainResult]) -> str:

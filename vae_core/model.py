@@ -77,15 +77,21 @@ class VAE(nn.Module):
         hidden: int,
         noise_std,
         n_members: int = 1,
+        bounded_scales: bool = True,
     ):
         super().__init__()
         self.prior_kind, self.posterior_kind = prior, posterior
+        # Bounded (default): every scale lives in [floor, ceiling]. Unbounded: scale = exp(raw),
+        # as a plain implementation has it; a variance can then collapse or explode (the
+        # paper's diverging MoG-posterior runs).
+        self.bounded_scales = bounded_scales
+        self.posterior_bounds = POSTERIOR_SCALE_BOUNDS if bounded_scales else None
         self.n_members = n_members
         self.n_components = n_components
         self.posterior_components = n_components if posterior == "mog" else 1
         self.decoder = BatchedMLP(n_members, 1, hidden, 1)
         self.encoder = BatchedMLP(n_members, 1, hidden, 2 * self.posterior_components)
-        self.prior = make_prior(prior, n_members, n_components)
+        self.prior = make_prior(prior, n_members, n_components, bounded_scales)
         noise = torch.as_tensor(noise_std, dtype=torch.float32).reshape(-1, 1)
         self.register_buffer("noise_std", noise.expand(n_members, 1).clone())
 
@@ -100,12 +106,13 @@ class VAE(nn.Module):
             last_bias = self.encoder.biases[-1][member]
             m = self.posterior_components
             last_bias[:, :m] += torch.linspace(-1.0, 1.0, m) if m > 1 else 0.0
-            last_bias[:, m:] += raw_for_scale(0.5, POSTERIOR_SCALE_BOUNDS)
+            last_bias[:, m:] += raw_for_scale(0.5, self.posterior_bounds)
             if self.prior_kind == "mog":
                 spread = torch.linspace(-1.5, 1.5, self.prior.locs.shape[1])
                 jitter = 0.1 * torch.randn(spread.shape, generator=generator)
                 self.prior.locs[member] = spread + jitter
-                self.prior.raw_scales[member] = raw_for_scale(0.5, PRIOR_SCALE_BOUNDS)
+                self.prior.raw_scales[member] = raw_for_scale(
+                    0.5, PRIOR_SCALE_BOUNDS if self.bounded_scales else None)
 
     # ----- the model's parts -------------------------------------------------------------------
 
@@ -117,7 +124,7 @@ class VAE(nn.Module):
         """q_θ(z|y) for y of shape (E, B): components with shape (E, B, M_q)."""
         out = self.encoder(y.unsqueeze(-1))
         m = self.posterior_components
-        return EqualWeightMixture(out[..., :m], bounded_scale(out[..., m:], POSTERIOR_SCALE_BOUNDS))
+        return EqualWeightMixture(out[..., :m], bounded_scale(out[..., m:], self.posterior_bounds))
 
     def prior_distribution(self) -> EqualWeightMixture:
         """p(z) with components of shape (E, M_p)."""
@@ -226,6 +233,7 @@ class VAE(nn.Module):
             self.decoder.weights[0].shape[2],
             self.noise_std[index].item(),
             n_members=1,
+            bounded_scales=self.bounded_scales,
         )
         state = {name: value[index : index + 1].clone() for name, value in self.state_dict().items()}
         single.load_state_dict(state)

@@ -36,6 +36,7 @@ import torch
 
 from vae_core import exact
 from vae_core.config import TrainConfig
+from vae_core.convergence import FINAL_LR_FRACTION, should_stop
 from vae_core.data import VALIDATION_POINTS, training_data, validation_data  # noqa: F401 (re-export)
 from vae_core.metrics import evaluate
 from vae_core.model import VAE
@@ -44,12 +45,7 @@ ENSEMBLES_IN_PARALLEL = max(1, os.cpu_count() or 1)  # one ensemble per core; se
 NOISE_CHUNK = 100  # a member's own steps of Monte Carlo noise drawn in one call
 DIVERGENCE_CHECK_EVERY = 25
 EXPLOSION_MISS = 5.0  # see divergence_reason
-# Early stop: the validation ELBO (common random numbers, so no Monte Carlo jitter between
-# evaluations) has not beaten its best by CONVERGENCE_TOLERANCE nats for CONVERGENCE_EVALS
-# evaluations in a row. Patience matters: a MoG prior can sit on a plateau for a few hundred
-# steps and then improve by 0.02 nats (measured, seed 1 at σ = 0.1).
-CONVERGENCE_EVALS = 4
-CONVERGENCE_TOLERANCE = 2e-3
+# Early stop: vae_core.convergence.should_stop on the exact validation ELBO.
 SNAPSHOT_Z = np.linspace(-3.0, 3.0, 121)
 SNAPSHOT_U = (np.arange(100) + 0.5) / 100
 # Decoder snapshots for the training animation: log-spaced over the first steps (where the
@@ -97,7 +93,7 @@ def batch_key(config: TrainConfig) -> tuple:
     """Configs with equal shapes can train in one batch (seeds, σ, lr, steps... may differ)."""
     config = config.canonical()
     return (config.prior, config.posterior, config.n_components, config.hidden, config.batch_size,
-            config.samples_per_component, config.n_train)
+            config.samples_per_component, config.n_train, config.bounded_scales)
 
 
 # ----- one member's state ----------------------------------------------------------------------
@@ -383,7 +379,8 @@ class Batch:
             member.snapshots.append((done, *_snapshot(member.single)))
         if evaluate_now:
             member.evaluations.append((done, *_evaluate_history(member.single, member.valid_y)))
-            if config.early_stop and converged([e[1] for e in member.evaluations]):
+            if config.early_stop and should_stop([e[1] for e in member.evaluations], done,
+                                                 config.steps):
                 member.status = "converged"
         if member.status == "training" and done >= config.steps:
             member.status = "completed"
@@ -405,19 +402,11 @@ class Batch:
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
-    """Cosine decay from lr to lr/10 over config.steps: big steps early, fine ones at the end."""
+    """Cosine decay from lr to lr · FINAL_LR_FRACTION over config.steps: big steps early, fine
+    ones at the end (see vae_core.convergence)."""
     progress = min(step / max(config.steps - 1, 1), 1.0)
-    return config.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
-
-
-def converged(validation_elbos: list[float]) -> bool:
-    """Early stop: no evaluation among the last CONVERGENCE_EVALS beat the best before them by
-    CONVERGENCE_TOLERANCE nats."""
-    if len(validation_elbos) <= CONVERGENCE_EVALS:
-        return False
-    best_before = max(validation_elbos[:-CONVERGENCE_EVALS])
-    best_recent = max(validation_elbos[-CONVERGENCE_EVALS:])
-    return not best_recent > best_before + CONVERGENCE_TOLERANCE
+    floor = FINAL_LR_FRACTION
+    return config.lr * (floor + (1 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
 def divergence_reason(train_elbo: list[float], noise_std: float,
@@ -453,6 +442,7 @@ def build_model(configs: list[TrainConfig]) -> VAE:
         first.hidden,
         [c.noise_std for c in configs],
         n_members=len(configs),
+        bounded_scales=first.bounded_scales,
     )
     for member, config in enumerate(configs):
         model.reset_member(member, config.seed)
