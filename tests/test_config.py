@@ -45,7 +45,7 @@ def test_key_follows_every_other_field():
     changed = {"prior": "gaussian", "posterior": "mog", "noise_std": 0.05, "n_train": 500,
                "n_test": 500, "hidden": 20, "steps": 500, "batch_size": 50, "lr": 0.02,
                "samples_per_component": 2, "seed": 1, "data_seed": 1, "early_stop": False,
-               "eval_every": 50}
+               "eval_every": 50, "bounded_scales": False}
     assert set(changed) == {f.name for f in dataclasses.fields(TrainConfig)} - {"n_components"}
     keys = {base.replace(**{name: value}).key() for name, value in changed.items()}
     assert len(keys | {base.key()}) == len(changed) + 1
