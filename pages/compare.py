@@ -160,11 +160,11 @@ if diverged:
                     for r in diverged),
         icon=":material/warning:")
 
-outcomes = {r: convergence.outcome(r.status, r.history["validation_elbo"].dropna().tolist(),
-                                   r.metrics.get("likelihood_gap_to_truth"))
-            for rs in results.values() for r in rs if not r.diverged}
-capped = [r for r, o in outcomes.items() if o == convergence.CAPPED_IMPROVING]
-stuck = [r for r, o in outcomes.items() if o == convergence.POOR_OPTIMUM]
+outcomes = [(r, convergence.outcome(r.status, r.history["validation_elbo"].dropna().tolist(),
+                                    r.metrics.get("likelihood_gap_to_truth")))
+            for rs in results.values() for r in rs if not r.diverged]
+capped = [r for r, o in outcomes if o == convergence.CAPPED_IMPROVING]
+stuck = [r for r, o in outcomes if o == convergence.POOR_OPTIMUM]
 if capped:
     st.warning("Still improving when the step budget ran out (not converged; their numbers may "
                "still move): " + ", ".join(f"{r.config.model_name} seed {r.config.seed}"
