@@ -341,7 +341,7 @@ def test_cached_config_is_shown_without_retraining(train_calls):
     # A second session opening the same settings from a shared link: shown at once.
     other = open_page(new_session(), "train & explore", {"steps": str(SMALL_STEPS)})
     assert not buttons(other, "Train")
-    assert [s.value for s in other.success] == [shown]
+    assert [s.value for s in status(other)] == [shown]
     assert len(charts(other)) == len(TRAIN_FIGURES) + len(VIEW_CHARTS)
     assert len(train_calls) == 1
 
@@ -349,7 +349,7 @@ def test_cached_config_is_shown_without_retraining(train_calls):
     ui.training_service.clear()
     restarted = open_page(new_session(), "train & explore", {"steps": str(SMALL_STEPS)})
     assert not buttons(restarted, "Train")
-    assert len(restarted.success) == 1
+    assert len(status(restarted)) == 1
     assert len(train_calls) == 1
 
 
