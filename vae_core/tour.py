@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vae_core.config import TrainConfig
+from vae_core.convergence import step_budget
 
 # The paper's setting (σ = 0.1, M = 10, seed 0). Each built from scratch: MFG-VAE's config
 # stores M = 1 (it has no mixture), so a replace() of it would carry M = 1 into a mixture.
@@ -57,7 +58,8 @@ TOUR = (
         "With less noise the four true modes separate further and a single Gaussian fits them "
         "worse. Count the peaks of q(z|y) again, and compare with the model's own exact "
         "posterior p_θ(z|y) (olive, dashed).",
-        MOG_POSTERIOR.replace(noise_std=0.03), ("posterior", "marginal"), probe_y=0.1,
+        MOG_POSTERIOR.replace(noise_std=0.03, steps=step_budget(0.03)), ("posterior", "marginal"),
+        probe_y=0.1,
     ),
     TourStep(
         "5. A richer prior: a learned mixture",
