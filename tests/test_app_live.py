@@ -61,7 +61,7 @@ def legend_names(spec: dict) -> str:
 
 def test_the_tour_walks_the_story_without_touching_a_control():
     at = open_page(new_session({"lecture": "1"}), "train & explore", {"lecture": "1"})
-    assert not at.session_state[ui.widget_key("app", "lecture")] is False
+    assert at.session_state[ui.widget_key("app", "lecture")] is not False
     click(at, "Start the tour →")
     for index, step in enumerate(tour.TOUR):
         if index:
