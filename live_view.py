@@ -124,12 +124,12 @@ def explore(result: TrainResult) -> list[live_figures.Shown]:
 
 
 def show_view(runs: list[live_figures.Shown], y: float, first: go.Figure | None = None,
-              key: str = "view") -> None:
+              key: str = "view", figs: dict | None = None) -> None:
     """Two rows of two: [training curve or truth heat map | p(y)], [decoder | posterior].
 
     `first` replaces the heat map while a run trains (its live ELBO curve).
     """
-    figs = live_figures.live_figures(runs, y)
+    figs = figs or live_figures.live_figures(runs, y)
     top_left, top_right = st.columns(2)
     with top_left:
         if first is None:
@@ -165,6 +165,86 @@ def show_prior(runs: list[live_figures.Shown], name: str) -> None:
                "the encoder sends the data, shaded) towards the prior p(z) (black); where they "
                "differ, the model pays for it. A learned mixture prior can move its components "
                "(dotted) to where the data go.")
+
+
+# ----- while training: the live view, Pause, Step, Resume -----------------------------------
+
+STEP_SIZE = "train.step_size"  # steps one press of Step trains
+LIVE_ON = "train.live_on"  # the live figures' toggle (the ELBO curve is always drawn)
+LIVE_CACHE = "train.live_figures"  # (request, step, y, pinned) → figures, so an idle redraw is cheap
+
+
+def _service_call(method: str, config: TrainConfig, *args) -> None:
+    ticket = ui.ticket_of(PAGE, config)
+    if ticket is not None:
+        try:
+            getattr(ui.training_service(), method)(ticket, *args)
+        except KeyError:  # the server forgot the ticket (a restart): the page offers Train again
+            pass
+
+
+def run_controls(status) -> None:
+    """Pause / Step / Resume for this session's run (Stop is the training panel's)."""
+    row = st.container(horizontal=True, vertical_alignment="bottom")
+    paused = status.state == "paused"
+    if status.state in ("training", "starting", "queued"):
+        row.button("Pause", icon=":material/pause:", on_click=_service_call,
+                   args=("pause", status.config), key="live.pause",
+                   help="Keep the model exactly where it is (it leaves the batch: nobody waits).")
+    if paused:
+        row.button("Resume", icon=":material/play_arrow:", on_click=_service_call,
+                   args=("resume", status.config), key="live.resume", type="primary",
+                   help="Continue from this very state, never from scratch.")
+    st.session_state.setdefault(STEP_SIZE, 10)
+    row.number_input("steps per Step", 1, 1000, key=STEP_SIZE, width=140)
+    row.button("Step", icon=":material/skip_next:", on_click=_step, args=(status.config,),
+               key="live.step", help="Train this many more steps, then pause again.")
+    st.session_state.setdefault(LIVE_ON, True)
+    row.toggle("Live figures", key=LIVE_ON, help="Redraw the decoder, p(y) and the posterior "
+                                                  "as the model learns (off: the ELBO curve only).")
+    where = f"step {status.step} of {status.max_steps}"
+    row.markdown(f"**{'Paused at ' if paused else ''}{where}**")
+
+
+def _step(config: TrainConfig) -> None:
+    _service_call("step", config, int(st.session_state.get(STEP_SIZE, 10)))
+
+
+def resume_button(config: TrainConfig) -> None:
+    """Continue a run the user stopped (from where it stopped)."""
+    st.button("Resume", icon=":material/play_arrow:", on_click=_service_call,
+              args=("resume", config), key="live.resume_stopped",
+              help="Continue training from where it stopped, never from scratch.")
+
+
+def training_view(statuses, elbo: go.Figure | None) -> None:
+    """The live view while a run trains: drawn in the training panel's fragment, several times
+    a second, from the member's current weights (the service sends them about 5×/s)."""
+    status = statuses[0]
+    ticket = ui.ticket_of(PAGE, status.config)
+    if ticket is not None and st.session_state.get(LIVE_ON, True):
+        try:  # live=True: the service now sends this run's weights about 5×/s
+            status = ui.training_service().status(ticket, live=True)
+        except KeyError:
+            pass
+    run_controls(status)
+    if status.weights is None or not st.session_state.get(LIVE_ON, True):
+        if elbo is not None:
+            chart(elbo, "live.first")
+        return
+    y = float(st.session_state.get(probe_key(), probe_param().default))
+    pinned = pinned_result()
+    cache_key = (ticket, status.step, status.version, y, None if pinned is None else pinned.config.key())
+    cached = st.session_state.get(LIVE_CACHE)
+    if cached is None or cached[0] != cache_key:
+        model = live_figures.model_from_state(status.config, status.weights)
+        runs = [live_figures.Shown(model, status.config, live_figures.run_label(status.config))]
+        if pinned is not None and pinned.config != status.config:
+            runs.append(live_figures.shown_result(pinned, pinned=True))
+        cached = (cache_key, runs, live_figures.live_figures(runs, y))
+        st.session_state[LIVE_CACHE] = cached
+    _, runs, figs = cached
+    show_view(runs, y, first=elbo, key="live", figs=figs)
 
 
 # ----- pin and compare (A/B) ------------------------------------------------------------------

@@ -135,19 +135,22 @@ def training_active(slot: str, configs: list[TrainConfig]) -> bool:
 
 
 def training_panel(slot: str, configs: list[TrainConfig], label: str = "Train",
-                   help: str | None = None) -> list[TrainResult | None]:
+                   help: str | None = None, live=None) -> list[TrainResult | None]:
     """Train button, queue/progress display with Stop, and this session's results for `configs`.
 
     Returns each config's result this session obtained (done, failed-free; a stopped run's
     partial model included), or None where there is none yet. While anything trains the
     progress redraws in a fragment every PROGRESS_EVERY s, and the whole page reruns once all
     have finished, so a waiting session costs the server one small redraw, not a loop.
+
+    live(statuses, elbo_figure): draws the live view in the fragment instead of the ELBO chart
+    alone (the Train page's decoder, p(y) and posterior as the model learns).
     """
     statuses = _statuses(slot, configs)
     results = [s.result if s is not None and s.state == "done" else None for s in statuses]
     if any(s is not None and s.state not in ("done", "failed") for s in statuses):
         busy = len(training_service().jobs) >= BUSY_REQUESTS
-        (_progress_busy if busy else _progress_quick)(slot, configs)
+        (_progress_busy if busy else _progress_quick)(slot, configs, live)
         return results
     for status in statuses:
         if status is not None and status.state == "failed":
@@ -161,16 +164,16 @@ def training_panel(slot: str, configs: list[TrainConfig], label: str = "Train",
 
 
 @st.fragment(run_every=PROGRESS_EVERY)
-def _progress_quick(slot: str, configs: list[TrainConfig]) -> None:
-    _progress(slot, configs)
+def _progress_quick(slot: str, configs: list[TrainConfig], live=None) -> None:
+    _progress(slot, configs, live)
 
 
 @st.fragment(run_every=PROGRESS_EVERY_BUSY)
-def _progress_busy(slot: str, configs: list[TrainConfig]) -> None:
-    _progress(slot, configs)
+def _progress_busy(slot: str, configs: list[TrainConfig], live=None) -> None:
+    _progress(slot, configs, live)
 
 
-def _progress(slot: str, configs: list[TrainConfig]) -> None:
+def _progress(slot: str, configs: list[TrainConfig], live=None) -> None:
     """Stop, a progress bar with the service's message (queue, batch, time left), live ELBO."""
     statuses = [s for s in _statuses(slot, configs) if s is not None]
     if not any(s.state not in ("done", "failed") for s in statuses):
@@ -184,22 +187,30 @@ def _progress(slot: str, configs: list[TrainConfig]) -> None:
     text = lead.message if len(statuses) == 1 else (
         f"{len(statuses) - len(active)} of {len(statuses)} models done. {lead.message}")
     st.progress(min(done / total, 1.0), text=text)
+    if live is not None:
+        live(statuses, _live_elbo(statuses))
+        return
     _live_chart(statuses)
 
 
 def _live_chart(statuses: list[Status]) -> None:
+    live = _live_elbo(statuses)
+    if live is not None:
+        st.plotly_chart(styled(live), width="stretch", theme=None, key="live_chart")
+
+
+def _live_elbo(statuses: list[Status]) -> go.Figure | None:
     curves = [s for s in statuses if len(s.train_elbo)]
     if not curves:
-        return
+        return None
     rows = max(len(s.train_elbo) for s in curves)
     elbo = np.full((rows, len(curves)), np.nan)
     for column, status in enumerate(curves):
         elbo[: len(status.train_elbo), column] = status.train_elbo
     labels = [s.config.model_name if len(curves) == 1 else f"{s.config.model_name} s{s.config.seed}"
               for s in curves]
-    live = figures.live_elbo_figure(np.arange(1, rows + 1), elbo, labels,
+    return figures.live_elbo_figure(np.arange(1, rows + 1), elbo, labels,
                                     max(s.max_steps for s in curves))
-    st.plotly_chart(styled(live), width="stretch", theme=None, key="live_chart")
 
 
 # ----- URL and widget state ------------------------------------------------------------------

@@ -153,9 +153,12 @@ if y_warning:
 st.subheader(MODEL_NAMES[(config.prior, config.posterior)])
 result = ui.training_service().lookup(config)
 if result is None:
-    (result,) = ui.training_panel(PAGE, [config])
+    with view_slot if view_slot is not None else st.container():  # above the fold in lectures
+        (result,) = ui.training_panel(PAGE, [config], live=live_view.training_view)
     if result is not None and result.status == "stopped":
-        st.caption("Showing the run you stopped; press Train to train these settings fully.")
+        st.caption("Showing the run you stopped: **Resume** continues it from there; **Train** "
+                   "starts these settings afresh.")
+        live_view.resume_button(config)
 if result is None:
     if not ui.training_active(PAGE, [config]):
         st.info("Not trained yet: press **Train** (a default run takes a second or two).")

@@ -1,0 +1,124 @@
+"""The live view in the browser: a long run trains while at least three charts change; Pause
+stops the step counter, Step advances it, Resume continues; a click on p(y) chooses y.
+
+Also measures (and prints) the training speed with the live figures on and off. Screenshots go
+to $E2E_SCREENSHOT_DIR (default: this test's tmp_path): look at them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from test_e2e_browser import (  # noqa: F401  (server, page and screenshot_dir are fixtures)
+    VIEWPORT,
+    assert_no_exception,
+    page,
+    screenshot,
+    screenshot_dir,
+    server,
+    wait_until_idle,
+)
+
+pytestmark = pytest.mark.browser
+
+LONG_STEPS = 10000  # long enough to pause, step and resume before it ends, even on a fast machine
+STEP_TEXT = re.compile(r"step (\d+) of (\d+)")
+# Each chart's traces as text: if it differs between two looks, the chart changed.
+CHART_DATA = """() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot'))
+    .map(g => JSON.stringify((g.data || []).map(t => [t.x && t.x.length, Array.from(t.y || []).slice(0, 400)])))"""
+
+
+def current_step(page) -> int:
+    """The step the page shows (the live controls' counter)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = STEP_TEXT.search(page.locator('[data-testid="stMain"]').inner_text())
+        if found:
+            return int(found.group(1))
+        page.wait_for_timeout(200)
+    pytest.fail("no step counter on the page")
+
+
+def steps_per_second(page, seconds: float = 6.0) -> float:
+    first, started = current_step(page), time.monotonic()
+    page.wait_for_timeout(seconds * 1000)
+    return (current_step(page) - first) / (time.monotonic() - started)
+
+
+def wait_for_step_change(page, than: int, timeout: float = 30) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        step = current_step(page)
+        if step != than:
+            return step
+        page.wait_for_timeout(200)
+    pytest.fail(f"the step counter stayed at {than}")
+
+
+def start_training(page, server, seed: int) -> None:
+    page.goto(f"{server}/train?steps={LONG_STEPS}&early=0&seed={seed}")
+    wait_until_idle(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_role("button", name="Pause").wait_for(timeout=120_000)
+
+
+def test_live_view_pause_step_resume(server, page, screenshot_dir, capsys):  # noqa: F811
+    # The same run with the live figures off first: the baseline training speed.
+    start_training(page, server, seed=11)
+    page.get_by_text("Live figures").click()
+    wait_for_step_change(page, current_step(page))
+    without_live = steps_per_second(page)
+    page.get_by_role("button", name="Stop").click()
+    wait_until_idle(page)
+
+    start_training(page, server, seed=12)
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length >= 4",
+                           timeout=60_000)
+    before = page.evaluate(CHART_DATA)
+    page.wait_for_timeout(2500)
+    after = page.evaluate(CHART_DATA)
+    changed = sum(a != b for a, b in zip(before, after, strict=False))
+    assert changed >= 3, f"only {changed} of {len(after)} charts changed while training"
+    with_live = steps_per_second(page)
+    assert_no_exception(page, "/train while training live")
+    screenshot(page, screenshot_dir / "live_training.png")
+
+    page.get_by_role("button", name="Pause").click()
+    page.get_by_role("button", name="Resume").wait_for(timeout=30_000)
+    paused_at = current_step(page)
+    page.wait_for_timeout(2000)
+    assert current_step(page) == paused_at, "the step counter moved while paused"
+    screenshot(page, screenshot_dir / "live_paused.png")
+
+    page.get_by_role("button", name="Step").click()
+    stepped = wait_for_step_change(page, paused_at)
+    page.wait_for_timeout(2000)
+    assert current_step(page) == paused_at + 10, (paused_at, current_step(page))
+    assert stepped > paused_at
+
+    # Probe a y by clicking on p(y) (the second chart), while paused.
+    chart = page.locator('[data-testid="stPlotlyChart"]').nth(1)
+    chart.scroll_into_view_if_needed()
+    box = chart.locator(".nsewdrag").first.bounding_box()
+    x, y = box["x"] + 0.75 * box["width"], box["y"] + 0.5 * box["height"]
+    page.mouse.move(x - 5, y, steps=4)
+    page.wait_for_timeout(300)
+    page.mouse.move(x, y, steps=2)
+    page.wait_for_timeout(300)
+    page.mouse.down()
+    page.mouse.up()
+    page.get_by_text(re.compile(r"Posterior at y = (?!0\.1$)")).wait_for(timeout=30_000)
+
+    page.get_by_role("button", name="Resume").click()
+    resumed = wait_for_step_change(page, paused_at + 10)
+    assert resumed > paused_at + 10, "Resume must continue from the paused state, not restart"
+    assert_no_exception(page, "/train after resume")
+    screenshot(page, screenshot_dir / "live_resumed.png")
+
+    with capsys.disabled():
+        print(f"\n  training speed: {without_live:.0f} steps/s with the live figures off, "
+              f"{with_live:.0f} steps/s with them on "
+              f"({100 * (1 - with_live / without_live):.0f}% slower); screenshots in {screenshot_dir}",
+              end="")
