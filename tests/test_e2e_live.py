@@ -12,7 +12,6 @@ import time
 
 import pytest
 from test_e2e_browser import (  # noqa: F401  (server, page and screenshot_dir are fixtures)
-    VIEWPORT,
     assert_no_exception,
     page,
     screenshot,
@@ -25,43 +24,45 @@ pytestmark = pytest.mark.browser
 
 LONG_STEPS = 10000  # long enough to pause, step and resume before it ends, even on a fast machine
 STEP_TEXT = re.compile(r"step (\d+) of (\d+)")
-# Each chart's traces as text: if it differs between two looks, the chart changed.
-CHART_DATA = """() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot'))
-    .map(g => JSON.stringify((g.data || []).map(t => [t.x && t.x.length, Array.from(t.y || []).slice(0, 400)])))"""
+def chart_pictures(page) -> list[str]:
+    """The drawn SVG of every chart: if it differs between two looks, the chart was redrawn
+    with other data (an element screenshot would wait for a redrawing chart to settle)."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'))
+        .map(chart => Array.from(chart.querySelectorAll('svg.main-svg')).map(s => s.innerHTML).join(''))""")
 
 
-def current_step(page) -> int:
+def current_step(tab) -> int:
     """The step the page shows (the live controls' counter)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        found = STEP_TEXT.search(page.locator('[data-testid="stMain"]').inner_text())
+        found = STEP_TEXT.search(tab.locator('[data-testid="stMain"]').inner_text())
         if found:
             return int(found.group(1))
-        page.wait_for_timeout(200)
+        tab.wait_for_timeout(200)
     pytest.fail("no step counter on the page")
 
 
-def steps_per_second(page, seconds: float = 6.0) -> float:
-    first, started = current_step(page), time.monotonic()
-    page.wait_for_timeout(seconds * 1000)
-    return (current_step(page) - first) / (time.monotonic() - started)
+def steps_per_second(tab, seconds: float = 6.0) -> float:
+    first, started = current_step(tab), time.monotonic()
+    tab.wait_for_timeout(seconds * 1000)
+    return (current_step(tab) - first) / (time.monotonic() - started)
 
 
-def wait_for_step_change(page, than: int, timeout: float = 30) -> int:
+def wait_for_step_change(tab, than: int, timeout: float = 30) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        step = current_step(page)
+        step = current_step(tab)
         if step != than:
             return step
-        page.wait_for_timeout(200)
+        tab.wait_for_timeout(200)
     pytest.fail(f"the step counter stayed at {than}")
 
 
-def start_training(page, server, seed: int) -> None:
-    page.goto(f"{server}/train?steps={LONG_STEPS}&early=0&seed={seed}")
-    wait_until_idle(page)
-    page.get_by_role("button", name="Train", exact=True).click()
-    page.get_by_role("button", name="Pause").wait_for(timeout=120_000)
+def start_training(tab, url: str, seed: int) -> None:
+    tab.goto(f"{url}/train?steps={LONG_STEPS}&early=0&seed={seed}")
+    wait_until_idle(tab)
+    tab.get_by_role("button", name="Train", exact=True).click()
+    tab.get_by_role("button", name="Pause").wait_for(timeout=120_000)
 
 
 def test_live_view_pause_step_resume(server, page, screenshot_dir, capsys):  # noqa: F811
@@ -76,9 +77,9 @@ def test_live_view_pause_step_resume(server, page, screenshot_dir, capsys):  # n
     start_training(page, server, seed=12)
     page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length >= 4",
                            timeout=60_000)
-    before = page.evaluate(CHART_DATA)
+    before = chart_pictures(page)
     page.wait_for_timeout(2500)
-    after = page.evaluate(CHART_DATA)
+    after = chart_pictures(page)
     changed = sum(a != b for a, b in zip(before, after, strict=False))
     assert changed >= 3, f"only {changed} of {len(after)} charts changed while training"
     with_live = steps_per_second(page)
