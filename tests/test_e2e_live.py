@@ -24,11 +24,13 @@ pytestmark = pytest.mark.browser
 
 LONG_STEPS = 10000  # long enough to pause, step and resume before it ends, even on a fast machine
 STEP_TEXT = re.compile(r"step (\d+) of (\d+)")
-def chart_pictures(page) -> list[str]:
+
+
+def chart_pictures(tab) -> list[str]:
     """The drawn SVG of every chart: if it differs between two looks, the chart was redrawn
     with other data (an element screenshot would wait for a redrawing chart to settle)."""
-    return page.evaluate("""() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'))
-        .map(chart => Array.from(chart.querySelectorAll('svg.main-svg')).map(s => s.innerHTML).join(''))""")
+    return tab.evaluate("""() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'))
+        .map(c => Array.from(c.querySelectorAll('svg.main-svg')).map(s => s.innerHTML).join(''))""")
 
 
 def current_step(tab) -> int:
