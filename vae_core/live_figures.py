@@ -51,8 +51,6 @@ MEANINGS = {
     "q_component": "One of q(z|y)'s M equal-weight components, drawn at 1/M of its height.",
     "exact_posterior": "The model's own exact posterior p_θ(z|y), the target q(z|y) is trained "
                        "to match; the gap between them is the inference gap.",
-    "true_posterior": "The true posterior p(u|y) moved onto this model's latent via u = F_prior(z) "
-                      "(one of several equally valid arrangements).",
     "prior": "The prior p(z): where the model puts z before seeing any y.",
     "prior_component": "One of the learned prior's M equal-weight components, at 1/M of its height.",
     "aggregate": "The aggregate posterior q(z) = E_y q(z|y) over the true data: where the encoder "
@@ -400,8 +398,10 @@ def _mark_y(fig: go.Figure, y: float, grid: np.ndarray) -> None:
 
 
 def posterior_live_figure(runs: list[Shown], y: float) -> go.Figure:
-    """q(z|y), the model's exact p_θ(z|y) and the truth at one y; one panel per run (latents of
-    two models are not comparable), with q's components when it is a mixture."""
+    """q(z|y) and the model's exact p_θ(z|y) at one y (their gap is the inference gap); one panel
+    per run (latents of two models are not comparable), with q's components when it is a mixture.
+    No ground truth here: the arrangement of a model's latent is not identifiable, so the truth is
+    drawn in its own latent (the heat map), never moved onto the model's."""
     fig = go.Figure(layout=_side_by_side(len(runs)))
     titles = []
     for index, run in enumerate(runs):
@@ -409,9 +409,6 @@ def posterior_live_figure(runs: list[Shown], y: float) -> go.Figure:
         z = posterior_z_points(model, [y])
         q = model.posterior_density([y], z)[0, 0].numpy()
         model_posterior = exact.posterior(model, [y], z)[0, 0].numpy()
-        truth = _true_posterior_in_latent(model, run.config.noise_std, y, z)
-        fig.add_trace(_line(z, truth, "ground truth p(u|y) via u = F(z)", "true_posterior", TRUTH,
-                            width=1.5, legendgroup="truth", showlegend=first, **axes))
         fig.add_trace(_line(z, model_posterior, "model's exact p_θ(z|y)", "exact_posterior", EXACT_COLOR,
                             "dash", 2.5, legendgroup="exact", showlegend=first, **axes))
         if model.posterior_components > 1:
@@ -427,15 +424,6 @@ def posterior_live_figure(runs: list[Shown], y: float) -> go.Figure:
         titles.append(_panel_title(_short(run), index, len(runs)))
     fig.update_layout(yaxis_title="density", annotations=titles if len(runs) > 1 else [])
     return _layout(fig, f"Posterior at y = {y:g}", 360).update_layout(margin_b=110)
-
-
-def _true_posterior_in_latent(model: VAE, noise_std: float, y: float, z: np.ndarray) -> np.ndarray:
-    """p(F(z)|y)·p(z): the truth on the model's latent, for one arrangement of it (see figures)."""
-    with torch.no_grad():
-        u = model.prior_distribution().cdf(torch.tensor(z, dtype=torch.float64).unsqueeze(0).float())
-    u = u[0].double().clamp(0, 1).numpy()
-    cells = np.linspace(0.0, 1.0, TRUTH_U_CELLS)
-    return np.interp(u, cells, true_posterior_cells(noise_std, float(y))) * model.prior_density(z)[0].numpy()
 
 
 def prior_figure(runs: list[Shown]) -> go.Figure:
