@@ -16,8 +16,11 @@ ui.keep_widget_state()
 lecture_key = ui.widget_key("app", "lecture")
 if lecture_key not in st.session_state:
     st.session_state[lecture_key] = st.query_params.get("lecture") in ("1", "true")
-st.sidebar.toggle("Lecture mode", key=lecture_key,
-                  help="Large fonts and figure text, controls collapsed, presets one click away.")
+st.sidebar.toggle(
+    "Lecture mode",
+    key=lecture_key,
+    help="Large fonts and figure text, controls collapsed, presets one click away.",
+)
 if ui.lecture_mode():
     st.markdown(
         "<style>html, body, [class*='st-'] p, li, label {font-size: 1.25rem !important;}</style>",

@@ -60,9 +60,15 @@ def clickable_chart(fig: go.Figure, key: str) -> None:
     fig = view_styled(fig)
     # A click anywhere picks the nearest point in y (x-axis), not only a click on a line.
     fig.update_layout(hovermode="x", hoverdistance=-1)
-    st.plotly_chart(fig, width="stretch", theme=None, key=key, config=CHART_CONFIG,
-                    on_select=functools.partial(_probe_from_chart, key),
-                    selection_mode=("points", "box"))
+    st.plotly_chart(
+        fig,
+        width="stretch",
+        theme=None,
+        key=key,
+        config=CHART_CONFIG,
+        on_select=functools.partial(_probe_from_chart, key),
+        selection_mode=("points", "box"),
+    )
 
 
 def chart(fig: go.Figure, key: str) -> None:
@@ -75,18 +81,28 @@ def view_styled(fig: go.Figure) -> go.Figure:
         return fig
     fig = go.Figure(fig)
     # A shorter plot: the legend (placed as a fraction of the plot's height) must go lower.
-    fig.update_layout(font=dict(size=15), title_font_size=19, legend=dict(font_size=14, y=-0.45),
-                      height=LECTURE_VIEW_HEIGHT, margin_b=120)
+    fig.update_layout(
+        font=dict(size=15),
+        title_font_size=19,
+        legend=dict(font_size=14, y=-0.45),
+        height=LECTURE_VIEW_HEIGHT,
+        margin_b=120,
+    )
     fig.update_annotations(font_size=15)
     return fig
 
 
 def probe_input() -> float:
-    st.number_input("Probe y: type it, or click p(y) or the heat map", *PROBE_LIMITS, step=0.01,
-                    format="%.3f", key=probe_key(),
-                    help="The posterior figure shows q(z|y), the model's own p_θ(z|y) and the "
-                         "truth at this y. The list of y values under Controls stays for the "
-                         "results below.")
+    st.number_input(
+        "Probe y: type it, or click p(y) or the heat map",
+        *PROBE_LIMITS,
+        step=0.01,
+        format="%.3f",
+        key=probe_key(),
+        help="The posterior figure shows q(z|y), the model's own p_θ(z|y) and the "
+        "truth at this y. The list of y values under Controls stays for the "
+        "results below.",
+    )
     return float(st.session_state[probe_key()])
 
 
@@ -123,8 +139,13 @@ def explore(result: TrainResult) -> list[live_figures.Shown]:
     return runs
 
 
-def show_view(runs: list[live_figures.Shown], y: float, first: go.Figure | None = None,
-              key: str = "view", figs: dict | None = None) -> None:
+def show_view(
+    runs: list[live_figures.Shown],
+    y: float,
+    first: go.Figure | None = None,
+    key: str = "view",
+    figs: dict | None = None,
+) -> None:
     """Two rows of two: [training curve or truth heat map | p(y)], [decoder | posterior].
 
     `first` replaces the heat map while a run trains (its live ELBO curve).
@@ -133,8 +154,7 @@ def show_view(runs: list[live_figures.Shown], y: float, first: go.Figure | None 
     top_left, top_right = st.columns(2)
     with top_left:
         if first is None:
-            clickable_chart(live_figures.truth_heatmap_figure(runs[0].config.noise_std, y),
-                            f"{key}.heatmap")
+            clickable_chart(live_figures.truth_heatmap_figure(runs[0].config.noise_std, y), f"{key}.heatmap")
         else:
             chart(first, f"{key}.first")
     with top_right:
@@ -161,10 +181,12 @@ def show_modes(result: TrainResult, y: float) -> None:
 def show_prior(runs: list[live_figures.Shown], name: str) -> None:
     """See the prior: its components (when learned) against the aggregate posterior."""
     ui.show_figure(live_figures.prior_figure(runs), name)
-    st.caption("The KL term of the ELBO pulls the aggregate posterior q(z) = E_y q(z|y) (where "
-               "the encoder sends the data, shaded) towards the prior p(z) (black); where they "
-               "differ, the model pays for it. A learned mixture prior can move its components "
-               "(dotted) to where the data go.")
+    st.caption(
+        "The KL term of the ELBO pulls the aggregate posterior q(z) = E_y q(z|y) (where "
+        "the encoder sends the data, shaded) towards the prior p(z) (black); where they "
+        "differ, the model pays for it. A learned mixture prior can move its components "
+        "(dotted) to where the data go."
+    )
 
 
 # ----- while training: the live view, Pause, Step, Resume -----------------------------------
@@ -188,20 +210,40 @@ def run_controls(status) -> None:
     row = st.container(horizontal=True, vertical_alignment="bottom")
     paused = status.state == "paused"
     if status.state in ("training", "starting", "queued"):
-        row.button("Pause", icon=":material/pause:", on_click=_service_call,
-                   args=("pause", status.config), key="live.pause",
-                   help="Keep the model exactly where it is (it leaves the batch: nobody waits).")
+        row.button(
+            "Pause",
+            icon=":material/pause:",
+            on_click=_service_call,
+            args=("pause", status.config),
+            key="live.pause",
+            help="Keep the model exactly where it is (it leaves the batch: nobody waits).",
+        )
     if paused:
-        row.button("Resume", icon=":material/play_arrow:", on_click=_service_call,
-                   args=("resume", status.config), key="live.resume", type="primary",
-                   help="Continue from this very state, never from scratch.")
+        row.button(
+            "Resume",
+            icon=":material/play_arrow:",
+            on_click=_service_call,
+            args=("resume", status.config),
+            key="live.resume",
+            type="primary",
+            help="Continue from this very state, never from scratch.",
+        )
     st.session_state.setdefault(STEP_SIZE, 10)
     row.number_input("steps per Step", 1, 1000, key=STEP_SIZE, width=140)
-    row.button("Step", icon=":material/skip_next:", on_click=_step, args=(status.config,),
-               key="live.step", help="Train this many more steps, then pause again.")
+    row.button(
+        "Step",
+        icon=":material/skip_next:",
+        on_click=_step,
+        args=(status.config,),
+        key="live.step",
+        help="Train this many more steps, then pause again.",
+    )
     st.session_state.setdefault(LIVE_ON, True)
-    row.toggle("Live figures", key=LIVE_ON, help="Redraw the decoder, p(y) and the posterior "
-                                                  "as the model learns (off: the ELBO curve only).")
+    row.toggle(
+        "Live figures",
+        key=LIVE_ON,
+        help="Redraw the decoder, p(y) and the posterior as the model learns (off: the ELBO curve only).",
+    )
     where = f"step {status.step} of {status.max_steps}"
     row.markdown(f"**{'Paused at ' if paused else ''}{where}**")
 
@@ -212,9 +254,14 @@ def _step(config: TrainConfig) -> None:
 
 def resume_button(config: TrainConfig) -> None:
     """Continue a run the user stopped (from where it stopped)."""
-    st.button("Resume", icon=":material/play_arrow:", on_click=_service_call,
-              args=("resume", config), key="live.resume_stopped",
-              help="Continue training from where it stopped, never from scratch.")
+    st.button(
+        "Resume",
+        icon=":material/play_arrow:",
+        on_click=_service_call,
+        args=("resume", config),
+        key="live.resume_stopped",
+        help="Continue training from where it stopped, never from scratch.",
+    )
 
 
 def training_view(statuses, elbo: go.Figure | None) -> None:
@@ -266,18 +313,27 @@ def pin_controls(result: TrainResult) -> None:
     """Pin this run (B) to compare later runs (A) with it, in the same figures."""
     pinned = pinned_result()
     if pinned is not None and pinned.config == result.config:
-        st.button("Unpin", icon=":material/keep_off:", on_click=_unpin, key="pin.unpin",
-                  help="This run is pinned (B): change the settings and train or load another "
-                       "run, and it is drawn as A with B dashed beside it.")
+        st.button(
+            "Unpin",
+            icon=":material/keep_off:",
+            on_click=_unpin,
+            key="pin.unpin",
+            help="This run is pinned (B): change the settings and train or load another "
+            "run, and it is drawn as A with B dashed beside it.",
+        )
         return
     row = st.container(horizontal=True, vertical_alignment="center")
-    row.button("Pin this run", icon=":material/keep:", on_click=_pin, args=(result,),
-               key="pin.pin", help="Keep this run in the figures (dashed, as B) to compare the "
-                                   "next one with it.")
+    row.button(
+        "Pin this run",
+        icon=":material/keep:",
+        on_click=_pin,
+        args=(result,),
+        key="pin.pin",
+        help="Keep this run in the figures (dashed, as B) to compare the next one with it.",
+    )
     if pinned is not None:
         row.button("Unpin", icon=":material/keep_off:", on_click=_unpin, key="pin.unpin")
-        row.caption(f"Compared with the pinned run {live_figures.run_label(pinned.config, True)}, "
-                    "dashed.")
+        row.caption(f"Compared with the pinned run {live_figures.run_label(pinned.config, True)}, dashed.")
 
 
 # ----- the guided tour ----------------------------------------------------------------------
@@ -310,19 +366,41 @@ def show_tour(apply_config: Callable[[TrainConfig], None], lookup) -> None:
     args = (apply_config, lookup)
     box = st.sidebar.container(border=True)
     if index is None:
-        box.markdown(f"**Guided tour**: the paper's story in {len(tour.TOUR)} steps, from the "
-                     "truth to non-identifiability. Each step loads its settings.")
-        box.button("Start the tour →", on_click=_go_to_step, args=(0, *args), key="tour.start",
-                   type="primary", width="stretch")
+        box.markdown(
+            f"**Guided tour**: the paper's story in {len(tour.TOUR)} steps, from the "
+            "truth to non-identifiability. Each step loads its settings."
+        )
+        box.button(
+            "Start the tour →",
+            on_click=_go_to_step,
+            args=(0, *args),
+            key="tour.start",
+            type="primary",
+            width="stretch",
+        )
         return
     step = tour.step(index)
     look = ", ".join(FIGURE_TITLES[name] for name in step.look_at)
-    box.markdown(f"**{step.title}** ({index + 1}/{len(tour.TOUR)})  \n{step.text}  \n"
-                 f":material/visibility: **Look at** {look}.")
+    box.markdown(
+        f"**{step.title}** ({index + 1}/{len(tour.TOUR)})  \n{step.text}  \n"
+        f":material/visibility: **Look at** {look}."
+    )
     # One under the other: side by side, the sidebar would cut the labels in lecture mode.
-    box.button("Next →", on_click=_go_to_step, args=(index + 1, *args), key="tour.next",
-               disabled=index >= len(tour.TOUR) - 1, type="primary", width="stretch")
-    box.button("← Back", on_click=_go_to_step, args=(index - 1, *args), key="tour.back",
-               disabled=index == 0, width="stretch")
-    box.button("End the tour", icon=":material/close:", on_click=_end_tour, key="tour.end",
-               type="tertiary")
+    box.button(
+        "Next →",
+        on_click=_go_to_step,
+        args=(index + 1, *args),
+        key="tour.next",
+        disabled=index >= len(tour.TOUR) - 1,
+        type="primary",
+        width="stretch",
+    )
+    box.button(
+        "← Back",
+        on_click=_go_to_step,
+        args=(index - 1, *args),
+        key="tour.back",
+        disabled=index == 0,
+        width="stretch",
+    )
+    box.button("End the tour", icon=":material/close:", on_click=_end_tour, key="tour.end", type="tertiary")

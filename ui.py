@@ -134,8 +134,9 @@ def training_active(slot: str, configs: list[TrainConfig]) -> bool:
     return any(s is not None and s.state not in ("done", "failed") for s in _statuses(slot, configs))
 
 
-def training_panel(slot: str, configs: list[TrainConfig], label: str = "Train",
-                   help: str | None = None, live=None) -> list[TrainResult | None]:
+def training_panel(
+    slot: str, configs: list[TrainConfig], label: str = "Train", help: str | None = None, live=None
+) -> list[TrainResult | None]:
     """Train button, queue/progress display with Stop, and this session's results for `configs`.
 
     Returns each config's result this session obtained (done, failed-free; a stopped run's
@@ -158,8 +159,15 @@ def training_panel(slot: str, configs: list[TrainConfig], label: str = "Train",
     busy = st.session_state.get(f"_busy.{slot}")
     if busy:
         st.warning(busy, icon=":material/hourglass_top:")
-    st.button(label, type="primary", icon=":material/play_arrow:", on_click=_submit,
-              args=(slot, configs), key=f"train.{slot}", help=help)
+    st.button(
+        label,
+        type="primary",
+        icon=":material/play_arrow:",
+        on_click=_submit,
+        args=(slot, configs),
+        key=f"train.{slot}",
+        help=help,
+    )
     return results
 
 
@@ -178,14 +186,23 @@ def _progress(slot: str, configs: list[TrainConfig], live=None) -> None:
     statuses = [s for s in _statuses(slot, configs) if s is not None]
     if not any(s.state not in ("done", "failed") for s in statuses):
         st.rerun()  # everything finished: the whole page draws the results
-    st.button("Stop", icon=":material/stop:", on_click=_stop, args=(slot, configs),
-              key=f"stop.{slot}", help="Keeps what was trained so far (for you only).")
+    st.button(
+        "Stop",
+        icon=":material/stop:",
+        on_click=_stop,
+        args=(slot, configs),
+        key=f"stop.{slot}",
+        help="Keeps what was trained so far (for you only).",
+    )
     active = [s for s in statuses if s.state not in ("done", "failed")]
     done = sum(min(s.step, s.max_steps) for s in statuses)
     total = sum(s.max_steps for s in statuses) or 1
     lead = active[0]
-    text = lead.message if len(statuses) == 1 else (
-        f"{len(statuses) - len(active)} of {len(statuses)} models done. {lead.message}")
+    text = (
+        lead.message
+        if len(statuses) == 1
+        else (f"{len(statuses) - len(active)} of {len(statuses)} models done. {lead.message}")
+    )
     st.progress(min(done / total, 1.0), text=text)
     if live is not None:
         live(statuses, _live_elbo(statuses))
@@ -207,10 +224,10 @@ def _live_elbo(statuses: list[Status]) -> go.Figure | None:
     elbo = np.full((rows, len(curves)), np.nan)
     for column, status in enumerate(curves):
         elbo[: len(status.train_elbo), column] = status.train_elbo
-    labels = [s.config.model_name if len(curves) == 1 else f"{s.config.model_name} s{s.config.seed}"
-              for s in curves]
-    return figures.live_elbo_figure(np.arange(1, rows + 1), elbo, labels,
-                                    max(s.max_steps for s in curves))
+    labels = [
+        s.config.model_name if len(curves) == 1 else f"{s.config.model_name} s{s.config.seed}" for s in curves
+    ]
+    return figures.live_elbo_figure(np.arange(1, rows + 1), elbo, labels, max(s.max_steps for s in curves))
 
 
 # ----- URL and widget state ------------------------------------------------------------------
@@ -265,8 +282,9 @@ def load_page_state(page: str, params: dict[str, Param]) -> list[str]:
                 st.session_state[key] = param.parse(raw)
                 continue
             except ValueError as error:
-                warnings.append(f"URL parameter `{name}={raw}` ignored ({error}); "
-                                f"using the default {param.default}.")
+                warnings.append(
+                    f"URL parameter `{name}={raw}` ignored ({error}); using the default {param.default}."
+                )
         if key not in st.session_state:
             st.session_state[key] = param.default
     return warnings
@@ -332,15 +350,20 @@ def show_figure(fig: go.Figure, name: str, paper: go.Figure | None = None) -> No
     """
     fig = styled(fig)
     printed = fig if paper is None else styled(paper)
-    config = {"toImageButtonOptions": {"format": "png", "filename": name, "scale": 2},
-              "displaylogo": False}
+    config = {"toImageButtonOptions": {"format": "png", "filename": name, "scale": 2}, "displaylogo": False}
     st.plotly_chart(fig, width="stretch", theme=None, config=config, key=f"chart.{name}")
     if chrome_path() is None:
         st.caption("Server-side PNG needs Chromium on the server; use the camera icon above.")
         return
-    st.download_button("Download PNG", data=lambda: _png_or_empty(printed), file_name=f"{name}.png",
-                       mime="image/png", key=f"png.{name}", on_click="ignore",
-                       icon=":material/download:")
+    st.download_button(
+        "Download PNG",
+        data=lambda: _png_or_empty(printed),
+        file_name=f"{name}.png",
+        mime="image/png",
+        key=f"png.{name}",
+        on_click="ignore",
+        icon=":material/download:",
+    )
 
 
 def _png_or_empty(fig: go.Figure) -> bytes:
@@ -354,13 +377,24 @@ def download_all(figures: dict[str, go.Figure], metrics: pd.DataFrame, stem: str
     left, right = st.columns(2)
     if chrome_path() is not None:
         styled_figures = {name: styled(fig) for name, fig in figures.items()}
-        left.download_button("Download all figures (ZIP)",
-                             data=lambda: figures_to_zip(styled_figures),
-                             file_name=f"{stem}-figures.zip", mime="application/zip",
-                             key=f"zip.{stem}", on_click="ignore", icon=":material/folder_zip:")
-    right.download_button("Download metrics (CSV)", data=metrics.to_csv(index=False),
-                          file_name=f"{stem}-metrics.csv", mime="text/csv", key=f"csv.{stem}",
-                          on_click="ignore", icon=":material/table:")
+        left.download_button(
+            "Download all figures (ZIP)",
+            data=lambda: figures_to_zip(styled_figures),
+            file_name=f"{stem}-figures.zip",
+            mime="application/zip",
+            key=f"zip.{stem}",
+            on_click="ignore",
+            icon=":material/folder_zip:",
+        )
+    right.download_button(
+        "Download metrics (CSV)",
+        data=metrics.to_csv(index=False),
+        file_name=f"{stem}-metrics.csv",
+        mime="text/csv",
+        key=f"csv.{stem}",
+        on_click="ignore",
+        icon=":material/table:",
+    )
 
 
 def parse_y_values(text: str) -> tuple[list[float], str]:

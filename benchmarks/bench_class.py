@@ -113,13 +113,13 @@ class ThreadSampler:
 def live_figure(steps_elbo: np.ndarray, config: TrainConfig) -> None:
     """The page's live chart, built as the page builds it (the UI work each poll costs)."""
     if len(steps_elbo):
-        figures.live_elbo_figure(np.arange(1, len(steps_elbo) + 1), steps_elbo.reshape(-1, 1),
-                                 [config.model_name], config.steps).to_json()
+        figures.live_elbo_figure(
+            np.arange(1, len(steps_elbo) + 1), steps_elbo.reshape(-1, 1), [config.model_name], config.steps
+        ).to_json()
 
 
 def run_service(configs: list[TrainConfig], workers: int, timeout: float) -> dict:
-    service = TrainingService(tempfile.mkdtemp(prefix="bench-class-"), workers=workers,
-                              read_only_dirs=())
+    service = TrainingService(tempfile.mkdtemp(prefix="bench-class-"), workers=workers, read_only_dirs=())
     while not service.ready():  # the app starts its workers with the server, before any class
         time.sleep(0.05)
     sampler, latecomer = ThreadSampler(), Latecomer()
@@ -178,16 +178,21 @@ def run_baseline(configs: list[TrainConfig], timeout: float) -> dict:
     return summary(finished, wall, sampler.stop(), rss_mb(), latecomer.stop())
 
 
-def summary(finished: list[float], wall: float, peak_threads: int, rss: float,
-            latecomer: tuple[float, float]) -> dict:
+def summary(
+    finished: list[float], wall: float, peak_threads: int, rss: float, latecomer: tuple[float, float]
+) -> dict:
     done = [t for t in finished if t == t]
     return {
-        "done": len(done), "asked": len(finished),
+        "done": len(done),
+        "asked": len(finished),
         "median_s": statistics.median(done) if done else float("nan"),
         "max_s": max(done) if done else float("nan"),
-        "models_per_s": len(done) / wall, "wall_s": wall,
-        "peak_threads": peak_threads, "peak_rss_mb": rss,
-        "page_median_s": latecomer[0], "page_max_s": latecomer[1],
+        "models_per_s": len(done) / wall,
+        "wall_s": wall,
+        "peak_threads": peak_threads,
+        "peak_rss_mb": rss,
+        "page_median_s": latecomer[0],
+        "page_max_s": latecomer[1],
     }
 
 
@@ -195,21 +200,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 20, 100])
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--timeout", type=float, default=400.0,
-                        help="give up on a path after this many seconds (reported as done k/N)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=400.0,
+        help="give up on a path after this many seconds (reported as done k/N)",
+    )
     parser.add_argument("--skip-baseline", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)  # as app.py
-    print(f"cores: {os.cpu_count()}, load average at start: "
-          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}; service workers: {args.workers}")
+    print(
+        f"cores: {os.cpu_count()}, load average at start: "
+        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}; service workers: {args.workers}"
+    )
     idle = []
     for _ in range(5):
         started = time.perf_counter()
         page_work()
         idle.append(time.perf_counter() - started)
     print(f"latecomer page work on an idle server: {statistics.median(idle):.3f} s (median of 5)")
-    print("| N | path | done | median s | max s | models/s | peak threads | peak RSS MB "
-          "| latecomer page median / max s |")
+    print(
+        "| N | path | done | median s | max s | models/s | peak threads | peak RSS MB "
+        "| latecomer page median / max s |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for n in args.sessions:
         configs = [HEAVIEST.replace(seed=1000 + i) for i in range(n)]
@@ -217,10 +230,13 @@ def main() -> None:
         if not args.skip_baseline:
             rows.append(("baseline (thread per job)", run_baseline(configs, args.timeout)))
         for name, row in rows:
-            print(f"| {n} | {name} | {row['done']}/{row['asked']} | {row['median_s']:.2f} | "
-                  f"{row['max_s']:.2f} | {row['models_per_s']:.2f} | {row['peak_threads']} | "
-                  f"{row['peak_rss_mb']:.0f} | {row['page_median_s']:.2f} / "
-                  f"{row['page_max_s']:.2f} |", flush=True)
+            print(
+                f"| {n} | {name} | {row['done']}/{row['asked']} | {row['median_s']:.2f} | "
+                f"{row['max_s']:.2f} | {row['models_per_s']:.2f} | {row['peak_threads']} | "
+                f"{row['peak_rss_mb']:.0f} | {row['page_median_s']:.2f} / "
+                f"{row['page_max_s']:.2f} |",
+                flush=True,
+            )
     print(f"load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

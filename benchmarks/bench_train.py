@@ -63,8 +63,11 @@ RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 
 
 def paper_configs() -> list[TrainConfig]:
-    return [TrainConfig(prior=p, posterior=q, n_components=10, noise_std=0.1, seed=s)
-            for p, q in MODELS for s in SEEDS]
+    return [
+        TrainConfig(prior=p, posterior=q, n_components=10, noise_std=0.1, seed=s)
+        for p, q in MODELS
+        for s in SEEDS
+    ]
 
 
 def label(config: TrainConfig) -> str:
@@ -85,18 +88,30 @@ def peak_rss_mb() -> float:
 
 # ----- workers: each runs in a fresh process and prints one JSON object -------------------------
 
+
 def worker_reference(steps: int) -> dict:
     train_reference(TrainConfig(), steps=10)  # warm-up: imports, allocator, first Adam
     baseline = peak_rss_mb()
     models, started, cpu_started = [], time.perf_counter(), time.process_time()
     for config in paper_configs():
         result = train_reference(config, steps=steps)
-        models.append({"label": label(config), "steps": result.steps,
-                       "train_seconds": result.train_seconds, "eval_seconds": result.eval_seconds,
-                       "test_log_likelihood": result.test_log_likelihood})
+        models.append(
+            {
+                "label": label(config),
+                "steps": result.steps,
+                "train_seconds": result.train_seconds,
+                "eval_seconds": result.eval_seconds,
+                "test_log_likelihood": result.test_log_likelihood,
+            }
+        )
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    return {"wall_seconds": wall, "cpu_seconds": cpu, "models": models,
-            "baseline_rss_mb": baseline, "peak_rss_mb": peak_rss_mb()}
+    return {
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "models": models,
+        "baseline_rss_mb": baseline,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def worker_project() -> dict:
@@ -106,20 +121,35 @@ def worker_project() -> dict:
     started, cpu_started = time.perf_counter(), time.process_time()
     results = train_many(configs)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    models = [{"label": label(r.config), "steps": r.steps_run, "status": r.status,
-               "group_loop_seconds": r.train_seconds,
-               "test_log_likelihood": r.metrics.get("test_log_likelihood", float("nan"))}
-              for r in results]
+    models = [
+        {
+            "label": label(r.config),
+            "steps": r.steps_run,
+            "status": r.status,
+            "group_loop_seconds": r.train_seconds,
+            "test_log_likelihood": r.metrics.get("test_log_likelihood", float("nan")),
+        }
+        for r in results
+    ]
     groups = []
     for p, q in MODELS:
-        members = [m for m, c in zip(models, configs, strict=True)
-                   if (c.prior, c.posterior) == (p, q)]
+        members = [m for m, c in zip(models, configs, strict=True) if (c.prior, c.posterior) == (p, q)]
         # The ensemble runs until its last member has converged: its steps are the maximum.
-        groups.append({"model": TrainConfig(prior=p, posterior=q).model_name,
-                       "steps": max(m["steps"] for m in members),
-                       "loop_seconds": members[0]["group_loop_seconds"]})
-    return {"wall_seconds": wall, "cpu_seconds": cpu, "models": models, "groups": groups,
-            "baseline_rss_mb": baseline, "peak_rss_mb": peak_rss_mb()}
+        groups.append(
+            {
+                "model": TrainConfig(prior=p, posterior=q).model_name,
+                "steps": max(m["steps"] for m in members),
+                "loop_seconds": members[0]["group_loop_seconds"],
+            }
+        )
+    return {
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "models": models,
+        "groups": groups,
+        "baseline_rss_mb": baseline,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def worker_single() -> dict:
@@ -173,35 +203,49 @@ def worker_profile() -> dict:
     text = io.StringIO()
     pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(12)
     top_all = [r for r in rows if r["cumtime"] > 0.01]
-    return {"wall_seconds": wall, "profiled_total": total, "top_tottime": by_tottime,
-            "top_all": top_all,
-            "parts": parts, "raw": text.getvalue()}
+    return {
+        "wall_seconds": wall,
+        "profiled_total": total,
+        "top_tottime": by_tottime,
+        "top_all": top_all,
+        "parts": parts,
+        "raw": text.getvalue(),
+    }
 
 
 def _cum(rows, file_fragment: str, name: str) -> float:
-    return max((r["cumtime"] for r in rows
-                if r["function"].startswith(file_fragment) and r["function"].endswith(f"({name})")),
-               default=0.0)
+    return max(
+        (
+            r["cumtime"]
+            for r in rows
+            if r["function"].startswith(file_fragment) and r["function"].endswith(f"({name})")
+        ),
+        default=0.0,
+    )
 
 
 def worker_sweep() -> dict:
     """The reference's exact test log p_θ(y) every 250 steps: where does it stop improving?"""
     curves = []
     for config in paper_configs():
-        result = train_reference(config, steps=max(SWEEP_CHECKPOINTS), evaluate=False,
-                                 checkpoints=SWEEP_CHECKPOINTS)
-        curves.append({"label": label(config),
-                       "values": [result.checkpoints[c] for c in SWEEP_CHECKPOINTS]})
+        result = train_reference(
+            config, steps=max(SWEEP_CHECKPOINTS), evaluate=False, checkpoints=SWEEP_CHECKPOINTS
+        )
+        curves.append({"label": label(config), "values": [result.checkpoints[c] for c in SWEEP_CHECKPOINTS]})
     return {"checkpoints": list(SWEEP_CHECKPOINTS), "curves": curves}
 
 
-WORKERS = {"reference": worker_reference, "project": worker_project, "single": worker_single,
-           "profile": worker_profile, "sweep": worker_sweep}
+WORKERS = {
+    "reference": worker_reference,
+    "project": worker_project,
+    "single": worker_single,
+    "profile": worker_profile,
+    "sweep": worker_sweep,
+}
 
 
 def run_worker(kind: str, threads: int | None, steps: int, timeout: float = 900.0) -> dict:
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", kind,
-               "--ref-steps", str(steps)]
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--ref-steps", str(steps)]
     if threads is not None:
         command += ["--threads", str(threads)]
     started = time.perf_counter()
@@ -215,6 +259,7 @@ def run_worker(kind: str, threads: int | None, steps: int, timeout: float = 900.
 
 
 # ----- the report ---------------------------------------------------------------------------------
+
 
 def machine_info() -> dict:
     cpu = platform.processor() or "unknown"
@@ -230,16 +275,23 @@ def machine_info() -> dict:
     except OSError:
         nproc = str(os.cpu_count())
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, cwd=ROOT).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "vae_core"], capture_output=True,
-                               text=True, cwd=ROOT).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "vae_core"], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip()
         commit += " (vae_core has uncommitted changes)" if dirty else ""
     except OSError:
         commit = "unknown"
-    return {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "nproc": nproc, "cpu": cpu, "python": platform.python_version(),
-            "torch": torch.__version__, "commit": commit}
+    return {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "nproc": nproc,
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "commit": commit,
+    }
 
 
 def load_average() -> str:
@@ -266,8 +318,20 @@ def first_converged_checkpoint(sweep: dict, truth: float) -> int | None:
     return None
 
 
-def build_report(info, args, refs, projs, single, profile, sweep, default_threads_run,
-                 truth, load_before, load_after, total_seconds) -> str:
+def build_report(
+    info,
+    args,
+    refs,
+    projs,
+    single,
+    profile,
+    sweep,
+    default_threads_run,
+    truth,
+    load_before,
+    load_after,
+    total_seconds,
+) -> str:
     ref_walls = [r["wall_seconds"] for r in refs]
     proj_walls = [p["wall_seconds"] for p in projs]
     ref_time, proj_time = median(ref_walls), median(proj_walls)
@@ -284,17 +348,29 @@ def build_report(info, args, refs, projs, single, profile, sweep, default_thread
     loop_ratio = ref_loop / proj_loop
 
     ref_models, proj_models = refs[0]["models"], projs[0]["models"]
-    ref_spread = max(max(abs(a["test_log_likelihood"] - b["test_log_likelihood"])
-                         for a, b in zip(ref_models, r["models"], strict=True)) for r in refs)
-    proj_spread = max(max(abs(a["test_log_likelihood"] - b["test_log_likelihood"])
-                          for a, b in zip(proj_models, p["models"], strict=True)) for p in projs)
+    ref_spread = max(
+        max(
+            abs(a["test_log_likelihood"] - b["test_log_likelihood"])
+            for a, b in zip(ref_models, r["models"], strict=True)
+        )
+        for r in refs
+    )
+    proj_spread = max(
+        max(
+            abs(a["test_log_likelihood"] - b["test_log_likelihood"])
+            for a, b in zip(proj_models, p["models"], strict=True)
+        )
+        for p in projs
+    )
 
     lines = []
     add = lines.append
     add("# Training benchmark: vae_core.training.train_many vs a plain PyTorch loop")
     add("")
-    add("Written by `python benchmarks/bench_train.py` (GitHub issue \"Fast training: a benchmark "
-        "against a plain PyTorch loop\"). Overwritten on every run.")
+    add(
+        'Written by `python benchmarks/bench_train.py` (GitHub issue "Fast training: a benchmark '
+        'against a plain PyTorch loop"). Overwritten on every run.'
+    )
     add("")
     add("## Machine and run")
     add("")
@@ -303,46 +379,69 @@ def build_report(info, args, refs, projs, single, profile, sweep, default_thread
     add(f"- Python {info['python']}, torch {info['torch']}; repository at {info['commit']}")
     workers = [*refs, *projs, single, profile, sweep]
     prints = {w["vae_core"] for w in workers if w.get("vae_core")}
-    add(f"- vae_core sources (sha256 of vae_core/*.py, first 12 hex): {', '.join(sorted(prints))}"
-        + ("" if len(prints) == 1 else
-           " — **vae_core changed during the run: the measurements mix versions**"))
-    add(f"- torch threads: {args.threads} for both trainers (`torch.set_num_threads`; "
-        f"torch's default here would be {default_threads_run.get('default_threads', '?')})")
-    add(f"- load average (1, 5, 15 min) before: {load_before}; after: {load_after} "
+    add(
+        f"- vae_core sources (sha256 of vae_core/*.py, first 12 hex): {', '.join(sorted(prints))}"
+        + (
+            ""
+            if len(prints) == 1
+            else " — **vae_core changed during the run: the measurements mix versions**"
+        )
+    )
+    add(
+        f"- torch threads: {args.threads} for both trainers (`torch.set_num_threads`; "
+        f"torch's default here would be {default_threads_run.get('default_threads', '?')})"
+    )
+    add(
+        f"- load average (1, 5, 15 min) before: {load_before}; after: {load_after} "
         "(this machine is shared with other sessions: a load above 0 means the timings include "
-        "contention; reference and project repetitions alternate so both see it alike)")
-    add(f"- repetitions: reference {len(refs)}, project {len(projs)}"
-        + ("" if len(refs) >= 3 else
-           f" (fewer reference repetitions: one took more than {SLOW_REFERENCE_SECONDS:.0f} s)"))
+        "contention; reference and project repetitions alternate so both see it alike)"
+    )
+    add(
+        f"- repetitions: reference {len(refs)}, project {len(projs)}"
+        + (
+            ""
+            if len(refs) >= 3
+            else f" (fewer reference repetitions: one took more than {SLOW_REFERENCE_SECONDS:.0f} s)"
+        )
+    )
     add("")
     add("## Setup")
     add("")
     c = TrainConfig()
-    batches = (f"full batches of {c.n_train}" if c.batch_size >= c.n_train else
-               f"minibatches of {c.batch_size} of the {c.n_train} training y, drawn with "
-               "replacement")
-    add("The paper comparison: MFG-VAE, MoG posterior, MoG prior; M = 10, σ = 0.1, seeds 0, 1, 2 "
+    batches = (
+        f"full batches of {c.n_train}"
+        if c.batch_size >= c.n_train
+        else f"minibatches of {c.batch_size} of the {c.n_train} training y, drawn with replacement"
+    )
+    add(
+        "The paper comparison: MFG-VAE, MoG posterior, MoG prior; M = 10, σ = 0.1, seeds 0, 1, 2 "
         f"(9 models), every other setting the TrainConfig default: hidden {c.hidden}, {batches}, "
         f"lr {c.lr}, {c.samples_per_component} z-sample(s) per posterior component, identical "
-        "data from `training_data(config)` for both trainers.")
+        "data from `training_data(config)` for both trainers."
+    )
     add("")
-    add(f"- **reference** (`benchmarks/reference_trainer.py`): one model at a time, nn.Sequential, "
-        f"torch.distributions, Adam at constant lr {c.lr}, a fixed {args.ref_steps} steps, eager.")
-    add("- **project** (`vae_core.training.train_many`): the 9 configs as three batched 3-member "
+    add(
+        f"- **reference** (`benchmarks/reference_trainer.py`): one model at a time, nn.Sequential, "
+        f"torch.distributions, Adam at constant lr {c.lr}, a fixed {args.ref_steps} steps, eager."
+    )
+    add(
+        "- **project** (`vae_core.training.train_many`): the 9 configs as three batched 3-member "
         f"ensembles run side by side on the two cores (one torch thread each), fused Adam, cosine "
         f"lr {c.lr} → {c.lr * FINAL_LR_FRACTION:g} over at most {c.steps} steps, early stopping "
         "(vae_core.convergence) on the exact validation ELBO (200 held-out y, not the test set); "
         "its wall time includes what the app gets for free: history "
         "evaluations, decoder snapshots and the full set of exact diagnostics "
-        "(`metrics.evaluate`) for every model.")
-    add("- reference wall time = its 9 training loops + the exact test log-likelihood of each "
-        "model.")
+        "(`metrics.evaluate`) for every model."
+    )
+    add("- reference wall time = its 9 training loops + the exact test log-likelihood of each model.")
     add("")
-    add("**Convergence, defined the same for both:** a model has converged when its exact mean "
+    add(
+        "**Convergence, defined the same for both:** a model has converged when its exact mean "
         f"test log p_θ(y) (quadrature, `exact.log_marginal`, same 1000 test points) is within "
         f"{CONVERGED_NATS} nats of the ground truth's mean test log p(y) = {truth:.4f} (the best "
         "a model can do in expectation). Speed must not be bought with quality: the project's "
-        f"mean per model type must be within {QUALITY_NATS} nats of the reference's.")
+        f"mean per model type must be within {QUALITY_NATS} nats of the reference's."
+    )
     add("")
 
     add("## How many steps the reference needs (measured)")
@@ -357,17 +456,24 @@ def build_report(info, args, refs, projs, single, profile, sweep, default_thread
     first = first_converged_checkpoint(sweep, truth)
     add("")
     if first is None:
-        add(f"No checkpoint after which every run stays within {CONVERGED_NATS} nats of the truth: "
+        add(
+            f"No checkpoint after which every run stays within {CONVERGED_NATS} nats of the truth: "
             "at constant lr single evaluations jitter by up to ~0.02 nats and never settle, so "
             "more steps do not make the reference converge in this strict sense. The reference "
             f"runs {args.ref_steps} steps, by which point most runs sit within the tolerance "
-            "(see the quality table for the ones that do not).")
+            "(see the quality table for the ones that do not)."
+        )
     else:
-        add(f"From step {first} on, every run stays within {CONVERGED_NATS} nats of the truth at "
+        add(
+            f"From step {first} on, every run stays within {CONVERGED_NATS} nats of the truth at "
             "every later checkpoint (at constant lr the value jitters by a few 0.001 nats and "
             f"does not improve further). The reference runs {args.ref_steps} steps"
-            + (" (a round number at or after that point)." if args.ref_steps >= first else
-               ": **fewer than the measured convergence point**."))
+            + (
+                " (a round number at or after that point)."
+                if args.ref_steps >= first
+                else ": **fewer than the measured convergence point**."
+            )
+        )
     add("")
 
     add("## Speed")
@@ -378,70 +484,101 @@ def build_report(info, args, refs, projs, single, profile, sweep, default_thread
     add(f"| all repetitions (s) | {fmt_times(ref_walls)} | {fmt_times(proj_walls)} | |")
     ref_cpu = median([r["cpu_seconds"] for r in refs])
     proj_cpu = median([p["cpu_seconds"] for p in projs])
-    add(f"| CPU time (user + sys) of the same runs, median (s) | {ref_cpu:.2f} | {proj_cpu:.2f} | "
-        f"{ref_cpu / proj_cpu:.2f}x |")
-    add(f"| training loops only, median (s) | {ref_loop:.2f} | {proj_loop:.2f} | "
-        f"{loop_ratio:.2f}x |")
-    add(f"| optimisation steps | {ref_steps_total} model-steps | {proj_group_steps} ensemble "
-        f"steps = {proj_model_steps} model-steps | |")
-    add(f"| ms per step | {ref_ms_per_step:.2f} per model-step | {proj_ms_per_step:.2f} per "
-        f"ensemble step ({proj_ms_per_step / members_per_group:.2f} per model-step) | |")
-    add(f"| peak RSS, worker process (MB) | {max(r['peak_rss_mb'] for r in refs):.0f} | "
-        f"{max(p['peak_rss_mb'] for p in projs):.0f} | |")
-    add(f"| RSS after imports and warm-up (MB) | {refs[0]['baseline_rss_mb']:.0f} | "
-        f"{projs[0]['baseline_rss_mb']:.0f} | |")
+    add(
+        f"| CPU time (user + sys) of the same runs, median (s) | {ref_cpu:.2f} | {proj_cpu:.2f} | "
+        f"{ref_cpu / proj_cpu:.2f}x |"
+    )
+    add(f"| training loops only, median (s) | {ref_loop:.2f} | {proj_loop:.2f} | {loop_ratio:.2f}x |")
+    add(
+        f"| optimisation steps | {ref_steps_total} model-steps | {proj_group_steps} ensemble "
+        f"steps = {proj_model_steps} model-steps | |"
+    )
+    add(
+        f"| ms per step | {ref_ms_per_step:.2f} per model-step | {proj_ms_per_step:.2f} per "
+        f"ensemble step ({proj_ms_per_step / members_per_group:.2f} per model-step) | |"
+    )
+    add(
+        f"| peak RSS, worker process (MB) | {max(r['peak_rss_mb'] for r in refs):.0f} | "
+        f"{max(p['peak_rss_mb'] for p in projs):.0f} | |"
+    )
+    add(
+        f"| RSS after imports and warm-up (MB) | {refs[0]['baseline_rss_mb']:.0f} | "
+        f"{projs[0]['baseline_rss_mb']:.0f} | |"
+    )
     add("")
-    add("CPU time (`time.process_time`) close to wall time means a worker was not kept waiting "
+    add(
+        "CPU time (`time.process_time`) close to wall time means a worker was not kept waiting "
         "for a core; the spread between repetitions then comes from slower execution on a shared "
-        "machine, which neither number removes: compare the repetitions, not just the medians.")
+        "machine, which neither number removes: compare the repetitions, not just the medians."
+    )
     add("")
-    add("Per model type (medians over the repetitions; a project ensemble step advances its 3 "
-        "members):")
+    add("Per model type (medians over the repetitions; a project ensemble step advances its 3 members):")
     add("")
-    add("| model type | reference steps per model | reference ms/step | project ensemble steps "
+    add(
+        "| model type | reference steps per model | reference ms/step | project ensemble steps "
         "| project ms per ensemble step | project ms per model-step "
-        "| batching gain per model-step |")
+        "| batching gain per model-step |"
+    )
     add("|---|---:|---:|---:|---:|---:|---:|")
     for row in per_type_speed(refs, projs):
-        add(f"| {row['model']} | {row['ref_steps']} | {row['ref_ms']:.2f} | {row['proj_steps']} | "
-            f"{row['proj_ms']:.2f} | {row['proj_ms_per_model']:.2f} | {row['gain']:.2f}x |")
+        add(
+            f"| {row['model']} | {row['ref_steps']} | {row['ref_ms']:.2f} | {row['proj_steps']} | "
+            f"{row['proj_ms']:.2f} | {row['proj_ms_per_model']:.2f} | {row['gain']:.2f}x |"
+        )
     add("")
-    add(f"The project's three training loops (including periodic evaluations) add up to "
+    add(
+        f"The project's three training loops (including periodic evaluations) add up to "
         f"{proj_loop:.2f} s of loop time, but two run at once (one per core), so its wall time is "
         f"{proj_time:.2f} s, including `metrics.evaluate` (every exact diagnostic of the 9 "
         "models), work the reference does not do. The CPU-time ratio above is the per-core "
-        "efficiency gain; the wall-time ratio adds the use of the second core.")
+        "efficiency gain; the wall-time ratio adds the use of the second core."
+    )
     add("")
     single_median = median(single["seconds"])
-    add(f"- single default model, `train(TrainConfig())`, median of {len(single['seconds'])}: "
+    add(
+        f"- single default model, `train(TrainConfig())`, median of {len(single['seconds'])}: "
         f"**{single_median:.2f} s** (runs: {fmt_times(single['seconds'])} s; "
         f"{single['steps'][0]} steps) — target ≤ {TARGET_SINGLE_SECONDS} s: "
-        f"{'met' if single_median <= TARGET_SINGLE_SECONDS else 'NOT met'}")
-    add(f"- paper comparison with the project, median: **{proj_time:.2f} s** — target ≤ "
-        f"{TARGET_PAPER_SECONDS} s: {'met' if proj_time <= TARGET_PAPER_SECONDS else 'NOT met'}")
+        f"{'met' if single_median <= TARGET_SINGLE_SECONDS else 'NOT met'}"
+    )
+    add(
+        f"- paper comparison with the project, median: **{proj_time:.2f} s** — target ≤ "
+        f"{TARGET_PAPER_SECONDS} s: {'met' if proj_time <= TARGET_PAPER_SECONDS else 'NOT met'}"
+    )
     if "wall_seconds" in default_threads_run:
         seconds = default_threads_run["wall_seconds"]
-        add(f"- paper comparison with the project at torch's default "
+        add(
+            f"- paper comparison with the project at torch's default "
             f"{default_threads_run['default_threads']} threads, one run: "
-            + (f"{seconds:.2f} s" if seconds != float("inf") else
-               f"stopped after {DEFAULT_THREADS_TIMEOUT} s"))
+            + (
+                f"{seconds:.2f} s"
+                if seconds != float("inf")
+                else f"stopped after {DEFAULT_THREADS_TIMEOUT} s"
+            )
+        )
     add("")
 
     add("## Quality (exact mean test log p_θ(y), nats; higher is better)")
     add("")
-    add(f"Ground truth on the same test points: {truth:.4f}. Largest difference between "
+    add(
+        f"Ground truth on the same test points: {truth:.4f}. Largest difference between "
         f"repetitions: reference {ref_spread:.1e}, project {proj_spread:.1e} (both deterministic "
-        "up to float rounding).")
+        "up to float rounding)."
+    )
     add("")
     add("| model | reference | project (steps, status) | project − reference |")
     add("|---|---:|---:|---:|")
     for a, b in zip(ref_models, proj_models, strict=True):
         difference = b["test_log_likelihood"] - a["test_log_likelihood"]
-        add(f"| {a['label']} | {a['test_log_likelihood']:.4f} | {b['test_log_likelihood']:.4f} "
-            f"({b['steps']}, {b['status']}) | {difference:+.4f} |")
+        add(
+            f"| {a['label']} | {a['test_log_likelihood']:.4f} | {b['test_log_likelihood']:.4f} "
+            f"({b['steps']}, {b['status']}) | {difference:+.4f} |"
+        )
     add("")
-    add("| model type | reference mean | project mean | difference | within "
-        f"{QUALITY_NATS} nats | both converged |")
+    add(
+        "| model type | reference mean | project mean | difference | within "
+        f"{QUALITY_NATS} nats | both converged |"
+    )
     add("|---|---:|---:|---:|---|---|")
     within_all, converged_all = True, True
     for index, (p, q) in enumerate(MODELS):
@@ -453,21 +590,24 @@ def build_report(info, args, refs, projs, single, profile, sweep, default_thread
         converged = min(ref_values + proj_values) >= truth - CONVERGED_NATS
         within_all &= within
         converged_all &= converged
-        add(f"| {TrainConfig(prior=p, posterior=q).model_name} | {ref_mean:.4f} | {proj_mean:.4f} "
+        add(
+            f"| {TrainConfig(prior=p, posterior=q).model_name} | {ref_mean:.4f} | {proj_mean:.4f} "
             f"| {proj_mean - ref_mean:+.4f} | {'yes' if within else 'NO'} | "
-            f"{'yes' if converged else 'NO'} |")
+            f"{'yes' if converged else 'NO'} |"
+        )
     add("")
 
     add("## Where the project's time goes (cProfile, the paper comparison's ensembles one after the other)")
     add("")
-    add(f"Profiled wall time {profile['wall_seconds']:.2f} s (cProfile adds overhead). "
-        "Top functions by own time (tottime):")
+    add(
+        f"Profiled wall time {profile['wall_seconds']:.2f} s (cProfile adds overhead). "
+        "Top functions by own time (tottime):"
+    )
     add("")
     add("| function | calls | tottime (s) | cumtime (s) |")
     add("|---|---:|---:|---:|")
     for row in profile["top_tottime"][:10]:
-        add(f"| `{row['function']}` | {row['calls']} | {row['tottime']:.2f} | "
-            f"{row['cumtime']:.2f} |")
+        add(f"| `{row['function']}` | {row['calls']} | {row['tottime']:.2f} | {row['cumtime']:.2f} |")
     add("")
     add("Cumulative time of the main parts:")
     add("")
@@ -477,27 +617,35 @@ def build_report(info, args, refs, projs, single, profile, sweep, default_thread
     add("")
     add("### What dominates")
     add("")
-    add(what_dominates(profile, per_type_speed(refs, projs), ref_steps_total,
-                       proj_model_steps))
+    add(what_dominates(profile, per_type_speed(refs, projs), ref_steps_total, proj_model_steps))
     add("")
     add("## Verdict")
     add("")
-    not_converged = [m["label"] + f" ({who})" for who, ms in (("reference", ref_models),
-                                                             ("project", proj_models))
-                     for m in ms if m["test_log_likelihood"] < truth - CONVERGED_NATS]
+    not_converged = [
+        m["label"] + f" ({who})"
+        for who, ms in (("reference", ref_models), ("project", proj_models))
+        for m in ms
+        if m["test_log_likelihood"] < truth - CONVERGED_NATS
+    ]
     # The issue's goal: ≥ 4x on wall time with the project's quality within QUALITY_NATS of the
     # reference's. Whether every single run also reached the truth is reported beside it.
     verdict = "met" if ratio >= 4 and within_all else "NOT met"
     per_rep = sorted(r["wall_seconds"] / p["wall_seconds"] for r, p in zip(refs, projs))
-    add(f"- goal (≥ 4x faster at equal quality): **{verdict}** — {ratio:.2f}x on median wall time "
+    add(
+        f"- goal (≥ 4x faster at equal quality): **{verdict}** — {ratio:.2f}x on median wall time "
         f"(paired repetitions {per_rep[0]:.2f}x to {per_rep[-1]:.2f}x; {ref_cpu / proj_cpu:.2f}x "
         f"on CPU time, {loop_ratio:.2f}x on training loops alone: the rest comes from the "
-        "second core)")
-    add(f"- every run within {CONVERGED_NATS} nats of the truth: "
-        f"{'yes' if converged_all else 'no (see below)'}")
-    add(f"- quality: project mean per model type within {QUALITY_NATS} nats of the reference's: "
+        "second core)"
+    )
+    add(
+        f"- every run within {CONVERGED_NATS} nats of the truth: "
+        f"{'yes' if converged_all else 'no (see below)'}"
+    )
+    add(
+        f"- quality: project mean per model type within {QUALITY_NATS} nats of the reference's: "
         f"{'yes' if within_all else 'NO'}; models more than {CONVERGED_NATS} nats below the "
-        f"truth: {', '.join(not_converged) if not_converged else 'none'}")
+        f"truth: {', '.join(not_converged) if not_converged else 'none'}"
+    )
     add(f"- reference: {ref_time:.2f} s; project: {proj_time:.2f} s (medians of wall time)")
     add(f"speed-up: {ratio:.1f}x")
     return "\n".join(lines) + "\n"
@@ -508,29 +656,49 @@ def per_type_speed(refs: list[dict], projs: list[dict]) -> list[dict]:
     rows = []
     for index in range(len(MODELS)):
         chunk = slice(index * len(SEEDS), (index + 1) * len(SEEDS))
-        ref_ms = median([1e3 * sum(m["train_seconds"] for m in r["models"][chunk])
-                         / sum(m["steps"] for m in r["models"][chunk]) for r in refs])
+        ref_ms = median(
+            [
+                1e3
+                * sum(m["train_seconds"] for m in r["models"][chunk])
+                / sum(m["steps"] for m in r["models"][chunk])
+                for r in refs
+            ]
+        )
         groups = [p["groups"][index] for p in projs]
         proj_ms = median([1e3 * g["loop_seconds"] / g["steps"] for g in groups])
-        rows.append({"model": groups[0]["model"], "ref_steps": refs[0]["models"][chunk][0]["steps"],
-                     "ref_ms": ref_ms, "proj_steps": groups[0]["steps"], "proj_ms": proj_ms,
-                     "proj_ms_per_model": proj_ms / len(SEEDS),
-                     "gain": ref_ms / (proj_ms / len(SEEDS))})
+        rows.append(
+            {
+                "model": groups[0]["model"],
+                "ref_steps": refs[0]["models"][chunk][0]["steps"],
+                "ref_ms": ref_ms,
+                "proj_steps": groups[0]["steps"],
+                "proj_ms": proj_ms,
+                "proj_ms_per_model": proj_ms / len(SEEDS),
+                "gain": ref_ms / (proj_ms / len(SEEDS)),
+            }
+        )
     return rows
 
 
-def what_dominates(profile: dict, speed: list[dict], ref_model_steps: int,
-                   proj_model_steps: int) -> str:
+def what_dominates(profile: dict, speed: list[dict], ref_model_steps: int, proj_model_steps: int) -> str:
     """A paragraph built from the measured numbers only."""
     parts = profile["parts"]
     wall = profile["wall_seconds"]
     evaluate = parts["final metrics (metrics.evaluate, 9 models)"]
     truth = parts["  of which ground_truth.log_marginal"]
-    truth_calls = next((r["calls"] for r in profile["top_all"]
-                        if r["function"].startswith("ground_truth.py")
-                        and r["function"].endswith("(log_marginal)")), 0)
-    steps = (parts["forward: VAE.elbo (training steps + evaluations)"]
-             + parts["backward (autograd engine)"] + parts["Adam step"])
+    truth_calls = next(
+        (
+            r["calls"]
+            for r in profile["top_all"]
+            if r["function"].startswith("ground_truth.py") and r["function"].endswith("(log_marginal)")
+        ),
+        0,
+    )
+    steps = (
+        parts["forward: VAE.elbo (training steps + evaluations)"]
+        + parts["backward (autograd engine)"]
+        + parts["Adam step"]
+    )
     worst = min(speed, key=lambda row: row["gain"])
     best = max(speed, key=lambda row: row["gain"])
     config = TrainConfig(prior="gaussian", posterior="mog")
@@ -573,11 +741,16 @@ def what_dominates(profile: dict, speed: list[dict], ref_model_steps: int,
 
 # ----- main ---------------------------------------------------------------------------------------
 
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads for both trainers (default 1: as fast as 2 for these "
-                             "tiny nets and robust on a shared machine)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads for both trainers (default 1: as fast as 2 for these "
+        "tiny nets and robust on a shared machine)",
+    )
     parser.add_argument("--reps", type=int, default=3, help="repetitions of each trainer")
     parser.add_argument("--ref-steps", type=int, default=DEFAULT_REFERENCE_STEPS)
     parser.add_argument("--quick", action="store_true", help="1 repetition, no sweep: smoke test")
@@ -636,11 +809,26 @@ def main() -> None:
 
     truth = ground_truth.log_marginal(training_data(TrainConfig())[1], 0.1).mean().item()
     if args.quick:
-        sweep = {"checkpoints": [args.ref_steps],
-                 "curves": [{"label": m["label"], "values": [m["test_log_likelihood"]]}
-                            for m in refs[0]["models"]]}
-    report = build_report(info, args, refs, projs, single, profile, sweep, default_threads_run,
-                          truth, load_before, load_average(), time.perf_counter() - started)
+        sweep = {
+            "checkpoints": [args.ref_steps],
+            "curves": [
+                {"label": m["label"], "values": [m["test_log_likelihood"]]} for m in refs[0]["models"]
+            ],
+        }
+    report = build_report(
+        info,
+        args,
+        refs,
+        projs,
+        single,
+        profile,
+        sweep,
+        default_threads_run,
+        truth,
+        load_before,
+        load_average(),
+        time.perf_counter() - started,
+    )
     print()
     print(report)
     args.output.write_text(report)

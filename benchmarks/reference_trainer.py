@@ -53,7 +53,10 @@ DEFAULT_REFERENCE_STEPS = 1500
 
 def mlp(n_in: int, hidden: int, n_out: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Linear(n_in, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
+        nn.Linear(n_in, hidden),
+        nn.Tanh(),
+        nn.Linear(hidden, hidden),
+        nn.Tanh(),
         nn.Linear(hidden, n_out),
     )
 
@@ -143,8 +146,9 @@ def to_vae(reference: ReferenceVAE, config: TrainConfig) -> VAE:
     is (1, 1, out); encoder output is [M locations, M raw scales]; a mixture prior has `locs` and
     `raw_scales` of shape (1, M).
     """
-    vae = VAE(config.prior, config.posterior, config.n_components, config.hidden,
-              config.noise_std, n_members=1)
+    vae = VAE(
+        config.prior, config.posterior, config.n_components, config.hidden, config.noise_std, n_members=1
+    )
     with torch.no_grad():
         for ours, theirs in ((vae.decoder, reference.decoder), (vae.encoder, reference.encoder)):
             linears = [layer for layer in theirs if isinstance(layer, nn.Linear)]
@@ -169,8 +173,12 @@ class ReferenceResult:
     checkpoints: dict[int, float] = field(default_factory=dict)  # step → test log p_θ(y)
 
 
-def train_reference(config: TrainConfig, steps: int = DEFAULT_REFERENCE_STEPS,
-                    evaluate: bool = True, checkpoints: tuple[int, ...] = ()) -> ReferenceResult:
+def train_reference(
+    config: TrainConfig,
+    steps: int = DEFAULT_REFERENCE_STEPS,
+    evaluate: bool = True,
+    checkpoints: tuple[int, ...] = (),
+) -> ReferenceResult:
     """Train one model for a fixed number of steps at constant lr; then its exact test log p_θ(y).
 
     `checkpoints`: steps after which to record the exact test log-likelihood as well (to choose
@@ -204,8 +212,7 @@ def train_reference(config: TrainConfig, steps: int = DEFAULT_REFERENCE_STEPS,
             eval_seconds += time.perf_counter() - paused
     train_seconds = time.perf_counter() - started - eval_seconds
 
-    result = ReferenceResult(config, model, steps, train_seconds, -loss.item(),
-                             checkpoints=recorded)
+    result = ReferenceResult(config, model, steps, train_seconds, -loss.item(), checkpoints=recorded)
     if evaluate:
         started = time.perf_counter()
         result.test_log_likelihood = exact_test_log_likelihood(model, config, test_y)

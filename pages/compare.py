@@ -38,16 +38,16 @@ VERDICT_COUNT = {  # (one claim, several claims)
 }
 FIGURE_CAPTIONS = {
     "decoders": "Decoders on the true latent's scale, u = F_prior(z): the truth f(u) is black. "
-                "A decoder can match f's law (p(y)) while differing from f(u) beyond f's "
-                "symmetries (claim C5).",
+    "A decoder can match f's law (p(y)) while differing from f(u) beyond f's "
+    "symmetries (claim C5).",
     "generated_y": "The model's exact p_θ(y), i.e. the distribution of the y it generates, "
-                   "against the true p(y).",
+    "against the true p(y).",
     "posteriors": "Encoder q(z|y) (solid) and the model's exact posterior p_θ(z|y) (dashed) at "
-                  "the paper's y = 1, 0.2, 0.05 and −3 (1 and −3 lie outside the data).",
+    "the paper's y = 1, 0.2, 0.05 and −3 (1 and −3 lie outside the data).",
     "training_curves": "The exact ELBO (lines) and exact log p_θ(y) (dots) of every model and "
-                       "seed on the same validation y, zoomed on where the runs end up; the "
-                       "gap between a line and its dots is that run's inference gap. A run "
-                       "that ends early has converged (the stopping rule).",
+    "seed on the same validation y, zoomed on where the runs end up; the "
+    "gap between a line and its dots is that run's inference gap. A run "
+    "that ends early has converged (the stopping rule).",
 }
 
 st.title("Compare the models (the paper's Figures 2–4)")
@@ -66,31 +66,50 @@ def use_preset(noise_std: float) -> None:
 
 with st.expander("Controls", expanded=not ui.lecture_mode()):
     noise_col, components_col, seeds_col, fourth_col = st.columns([1, 1, 1, 1.2])
-    noise_col.select_slider(LABELS["noise_std"], NOISE_LEVELS, key=ui.widget_key(PAGE, "noise"),
-                            help=f"σ = {PAPER_NOISE_STD:g} is the paper's. At smaller σ, p(y) has "
-                                 "sharp edges and the models separate far more.")
-    components_col.slider(LABELS["n_components"], PARAMS["M"].low, PARAMS["M"].high,
-                          key=ui.widget_key(PAGE, "M"),
-                          help="For whichever of prior and posterior is a mixture "
-                               f"(paper: {PAPER_N_COMPONENTS}).")
-    seeds_col.slider("Seeds per model", PARAMS["seeds"].low, PARAMS["seeds"].high,
-                     key=ui.widget_key(PAGE, "seeds"),
-                     help="Every claim is decided from the mean over seeds and its 95 % "
-                          "interval: more seeds, narrower intervals.")
-    fourth_col.checkbox("Add MoG prior + MoG posterior", key=ui.widget_key(PAGE, "fourth"),
-                        help="The fourth combination of prior and posterior: not in the paper.")
+    noise_col.select_slider(
+        LABELS["noise_std"],
+        NOISE_LEVELS,
+        key=ui.widget_key(PAGE, "noise"),
+        help=f"σ = {PAPER_NOISE_STD:g} is the paper's. At smaller σ, p(y) has "
+        "sharp edges and the models separate far more.",
+    )
+    components_col.slider(
+        LABELS["n_components"],
+        PARAMS["M"].low,
+        PARAMS["M"].high,
+        key=ui.widget_key(PAGE, "M"),
+        help=f"For whichever of prior and posterior is a mixture (paper: {PAPER_N_COMPONENTS}).",
+    )
+    seeds_col.slider(
+        "Seeds per model",
+        PARAMS["seeds"].low,
+        PARAMS["seeds"].high,
+        key=ui.widget_key(PAGE, "seeds"),
+        help="Every claim is decided from the mean over seeds and its 95 % "
+        "interval: more seeds, narrower intervals.",
+    )
+    fourth_col.checkbox(
+        "Add MoG prior + MoG posterior",
+        key=ui.widget_key(PAGE, "fourth"),
+        help="The fourth combination of prior and posterior: not in the paper.",
+    )
     with st.container(horizontal=True, vertical_alignment="center"):
         st.caption("Pre-trained, open instantly:")
         for noise_std in PRESET_NOISE_STDS:
-            st.button(f"σ = {noise_std:g}, M = {PAPER_N_COMPONENTS}, {len(DEFAULT_SEEDS)} seeds",
-                      on_click=use_preset, args=(noise_std,), key=f"compare.preset.{noise_std:g}")
+            st.button(
+                f"σ = {noise_std:g}, M = {PAPER_N_COMPONENTS}, {len(DEFAULT_SEEDS)} seeds",
+                on_click=use_preset,
+                args=(noise_std,),
+                key=f"compare.preset.{noise_std:g}",
+            )
 ui.save_page_state(PAGE, PARAMS)
 
 noise_std = ui.page_value(PAGE, "noise")
 n_components = ui.page_value(PAGE, "M")
 n_seeds = ui.page_value(PAGE, "seeds")
-configs = comparison_configs(noise_std, n_components, seeds=tuple(range(n_seeds)),
-                             include_fourth=ui.page_value(PAGE, "fourth"))
+configs = comparison_configs(
+    noise_std, n_components, seeds=tuple(range(n_seeds)), include_fourth=ui.page_value(PAGE, "fourth")
+)
 example = next(iter(configs.values()))[0]
 st.caption(
     f"Settings of every figure and number below: σ = {noise_std:g}, M = {n_components}, seeds "
@@ -102,22 +121,33 @@ st.caption(
 
 service = ui.training_service()
 results = {name: [service.lookup(c) for c in model_configs] for name, model_configs in configs.items()}
-missing = [c for name, model_configs in configs.items()
-           for c, result in zip(model_configs, results[name], strict=True) if result is None]
+missing = [
+    c
+    for name, model_configs in configs.items()
+    for c, result in zip(model_configs, results[name], strict=True)
+    if result is None
+]
 
 
 def train_missing(missing: list, total: int) -> None:
     """Offer to train what is missing; the panel draws progress until it has been trained."""
-    st.info(f"{len(missing)} of {total} trained models for these settings are missing. "
-            f"Pre-trained: σ ∈ {{{', '.join(f'{s:g}' for s in PRESET_NOISE_STDS)}}}, "
-            f"M = {PAPER_N_COMPONENTS}, "
-            f"{len(DEFAULT_SEEDS)} seeds.", icon=":material/hourglass_empty:")
-    st.caption("Training runs on the server's training service and continues if you leave "
-               "this page; other visitors asking for the same models join it.")
+    st.info(
+        f"{len(missing)} of {total} trained models for these settings are missing. "
+        f"Pre-trained: σ ∈ {{{', '.join(f'{s:g}' for s in PRESET_NOISE_STDS)}}}, "
+        f"M = {PAPER_N_COMPONENTS}, "
+        f"{len(DEFAULT_SEEDS)} seeds.",
+        icon=":material/hourglass_empty:",
+    )
+    st.caption(
+        "Training runs on the server's training service and continues if you leave "
+        "this page; other visitors asking for the same models join it."
+    )
     partial = ui.training_panel(PAGE, missing, label="Train missing models")
     if any(r is not None and r.status == "stopped" for r in partial):
-        st.warning("Training was stopped. Stopped (partial) models are not shown here: the "
-                   "comparison only uses fully trained models. Train again to finish them.")
+        st.warning(
+            "Training was stopped. Stopped (partial) models are not shown here: the "
+            "comparison only uses fully trained models. Train again to finish them."
+        )
 
 
 if missing:
@@ -143,8 +173,12 @@ def comparison_view(keys: tuple, stem: str, _results: dict) -> ComparisonView:
         f"{stem}_posteriors": figures.compare_posteriors_figure(_results),
         f"{stem}_training_curves": figures.training_curves_figure(_results),
     }  # named f"{stem}_{kind}" for the PNG and ZIP downloads; kinds as in FIGURE_CAPTIONS
-    return ComparisonView(claims.metrics_summary(_results), claims.metrics_per_seed(_results),
-                          claims.check_claims(_results), built)
+    return ComparisonView(
+        claims.metrics_summary(_results),
+        claims.metrics_per_seed(_results),
+        claims.check_claims(_results),
+        built,
+    )
 
 
 stem = f"compare_sigma{noise_std:g}_M{n_components}_{n_seeds}seeds"
@@ -155,49 +189,83 @@ diverged = [r for rs in results.values() for r in rs if r.diverged]
 if diverged:
     st.warning(
         "Diverged runs (not drawn, not counted in any mean):\n"
-        + "\n".join(f"- {r.config.model_name}, seed {r.config.seed}: stopped at step "
-                    f"{r.diverged_step} ({r.diverged_reason or 'no reason recorded'})"
-                    for r in diverged),
-        icon=":material/warning:")
+        + "\n".join(
+            f"- {r.config.model_name}, seed {r.config.seed}: stopped at step "
+            f"{r.diverged_step} ({r.diverged_reason or 'no reason recorded'})"
+            for r in diverged
+        ),
+        icon=":material/warning:",
+    )
 
-outcomes = [(r, convergence.outcome(r.status, r.history["validation_elbo"].dropna().tolist(),
-                                    r.metrics.get("likelihood_gap_to_truth")))
-            for rs in results.values() for r in rs if not r.diverged]
+outcomes = [
+    (
+        r,
+        convergence.outcome(
+            r.status, r.history["validation_elbo"].dropna().tolist(), r.metrics.get("likelihood_gap_to_truth")
+        ),
+    )
+    for rs in results.values()
+    for r in rs
+    if not r.diverged
+]
 capped = [r for r, o in outcomes if o == convergence.CAPPED_IMPROVING]
 stuck = [r for r, o in outcomes if o == convergence.POOR_OPTIMUM]
 if capped:
-    st.warning("Still improving when the step budget ran out (not converged; their numbers may "
-               "still move): " + ", ".join(f"{r.config.model_name} seed {r.config.seed}"
-                                           for r in capped), icon=":material/hourglass_bottom:")
+    st.warning(
+        "Still improving when the step budget ran out (not converged; their numbers may "
+        "still move): " + ", ".join(f"{r.config.model_name} seed {r.config.seed}" for r in capped),
+        icon=":material/hourglass_bottom:",
+    )
 if stuck:
-    st.info("**Stuck in a poor optimum** (a failure mode worth a look): these runs stopped "
-            "improving yet sit more than "
-            f"{convergence.POOR_OPTIMUM_GAP} nats below the true test log-likelihood: "
-            + ", ".join(f"{r.config.model_name} seed {r.config.seed} "
-                        f"({r.metrics['likelihood_gap_to_truth']:.2f} nats short)" for r in stuck)
-            + ". More steps do not help; another seed usually does.",
-            icon=":material/landscape:")
+    st.info(
+        "**Stuck in a poor optimum** (a failure mode worth a look): these runs stopped "
+        "improving yet sit more than "
+        f"{convergence.POOR_OPTIMUM_GAP} nats below the true test log-likelihood: "
+        + ", ".join(
+            f"{r.config.model_name} seed {r.config.seed} "
+            f"({r.metrics['likelihood_gap_to_truth']:.2f} nats short)"
+            for r in stuck
+        )
+        + ". More steps do not help; another seed usually does.",
+        icon=":material/landscape:",
+    )
 
 st.subheader("Metrics")
 if ui.lecture_mode():
-    st.markdown("<style>[data-testid='stTable'] td, [data-testid='stTable'] th "
-                "{font-size: 1.3rem !important;}</style>", unsafe_allow_html=True)
+    st.markdown(
+        "<style>[data-testid='stTable'] td, [data-testid='stTable'] th "
+        "{font-size: 1.3rem !important;}</style>",
+        unsafe_allow_html=True,
+    )
 st.table(view.table.set_index("metric"))
-st.caption("mean ± sample standard deviation over the seeds that did not diverge. The CSV "
-           "below has every seed's raw numbers.")
+st.caption(
+    "mean ± sample standard deviation over the seeds that did not diverge. The CSV "
+    "below has every seed's raw numbers."
+)
 with st.expander("What the metrics mean"):
-    st.markdown("\n".join(f"- **{label}**: {meaning}" for label, meaning in METRIC_INFO.values()
-                          if label in set(view.table["metric"])))
+    st.markdown(
+        "\n".join(
+            f"- **{label}**: {meaning}"
+            for label, meaning in METRIC_INFO.values()
+            if label in set(view.table["metric"])
+        )
+    )
 
 st.subheader("The paper's claims, checked")
 counts = {word: sum(v.verdict == word for v in view.verdicts) for word in VERDICT_BOX}
-st.markdown(f"With σ = {noise_std:g}, M = {n_components} and {n_seeds} seeds per model, of the "
-            "paper's five claims " + ", ".join(f"**{n} {VERDICT_COUNT[word][n > 1]}**"
-                                               for word, n in counts.items() if n) + ".")
+st.markdown(
+    f"With σ = {noise_std:g}, M = {n_components} and {n_seeds} seeds per model, of the "
+    "paper's five claims "
+    + ", ".join(f"**{n} {VERDICT_COUNT[word][n > 1]}**" for word, n in counts.items() if n)
+    + "."
+)
 for verdict in view.verdicts:
     box, icon = VERDICT_BOX[verdict.verdict]
-    box(f"**{verdict.id}: {verdict.verdict}.** *{verdict.claim}*\n\n"
-        + "\n".join(f"- {sentence}" for sentence in verdict.evidence), icon=icon)
+    box(
+        f"**{verdict.id}: {verdict.verdict}.** *{verdict.claim}*\n\n"
+        + "\n".join(f"- {sentence}" for sentence in verdict.evidence),
+        icon=icon,
+    )
 with st.expander("How the verdicts are decided"):
     st.markdown(
         "Each claim is split into parts, each a number per seed, or a difference between two "

@@ -26,11 +26,18 @@ ui.show_warnings(ui.load_page_state(PAGE, PARAMS))
 
 with st.expander("Controls", expanded=not ui.lecture_mode()):
     left, middle, right = st.columns(3)
-    left.select_slider(LABELS["noise_std"], NOISE_LEVELS, key=ui.widget_key(PAGE, "noise"),
-                       help=f"The paper uses σ = {PAPER_NOISE_STD:g}. Smaller σ sharpens everything.")
+    left.select_slider(
+        LABELS["noise_std"],
+        NOISE_LEVELS,
+        key=ui.widget_key(PAGE, "noise"),
+        help=f"The paper uses σ = {PAPER_NOISE_STD:g}. Smaller σ sharpens everything.",
+    )
     middle.number_input("Data points to sample", 100, 20000, step=100, key=ui.widget_key(PAGE, "n"))
-    right.text_input("y values for the posterior slices", key=ui.widget_key(PAGE, "y"),
-                     help="Comma-separated. The paper's 1 and −3 lie outside the data.")
+    right.text_input(
+        "y values for the posterior slices",
+        key=ui.widget_key(PAGE, "y"),
+        help="Comma-separated. The paper's 1 and −3 lie outside the data.",
+    )
 ui.save_page_state(PAGE, PARAMS)
 
 noise_std = ui.page_value(PAGE, "noise")

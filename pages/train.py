@@ -48,8 +48,17 @@ PARAMS = {
 
 def preset(prior: str, posterior: str, noise: float = DEFAULTS.noise_std, lr: float = DEFAULTS.lr):
     """Every setting, so a preset always lands on the same (usually pre-trained) config."""
-    return dict(prior=prior, posterior=posterior, M=DEFAULTS.n_components, noise=noise, lr=lr,
-                steps=convergence.step_budget(noise), hidden=DEFAULTS.hidden, seed=0, early=True)
+    return dict(
+        prior=prior,
+        posterior=posterior,
+        M=DEFAULTS.n_components,
+        noise=noise,
+        lr=lr,
+        steps=convergence.step_budget(noise),
+        hidden=DEFAULTS.hidden,
+        seed=0,
+        early=True,
+    )
 
 
 PRESETS = {
@@ -69,17 +78,27 @@ def apply_preset(values: dict) -> None:
 def apply_config(config: TrainConfig) -> None:
     """Set every control to a config's values (the guided tour's steps are configs)."""
     uses_m = "mog" in (config.prior, config.posterior)  # MFG-VAE's config stores M = 1
-    apply_preset(dict(prior=config.prior, posterior=config.posterior,
-                      M=config.n_components if uses_m else PARAMS["M"].default,
-                      noise=config.noise_std, lr=config.lr, steps=config.steps, hidden=config.hidden,
-                      seed=config.seed, early=config.early_stop))
+    apply_preset(
+        dict(
+            prior=config.prior,
+            posterior=config.posterior,
+            M=config.n_components if uses_m else PARAMS["M"].default,
+            noise=config.noise_std,
+            lr=config.lr,
+            steps=config.steps,
+            hidden=config.hidden,
+            seed=config.seed,
+            early=config.early_stop,
+        )
+    )
 
 
 def settings_rows(config: TrainConfig) -> pd.DataFrame:
     """The run's settings as rows of the metrics CSV, so a downloaded table says what it measured."""
-    return pd.DataFrame([(f"setting: {name}", value, "the run's configuration")
-                         for name, value in config.to_dict().items()],
-                        columns=["metric", "value", "meaning"])
+    return pd.DataFrame(
+        [(f"setting: {name}", value, "the run's configuration") for name, value in config.to_dict().items()],
+        columns=["metric", "value", "meaning"],
+    )
 
 
 def kind_label(kind: str) -> str:
@@ -91,42 +110,64 @@ st.title("Train & explore")
 # figures fit above the fold of a lecture screen.
 touring = ui.lecture_mode() and live_view.touring()
 if not touring:
-    st.markdown("Choose a prior and a posterior, press **Train**, and compare what the VAE learns "
-                "with the exact answers. Trained settings are cached: revisiting one is instant. "
-                "**MFG**: mean-field Gaussian (a Gaussian q(z|y)); **MoG**: mixture of Gaussians.")
+    st.markdown(
+        "Choose a prior and a posterior, press **Train**, and compare what the VAE learns "
+        "with the exact answers. Trained settings are cached: revisiting one is instant. "
+        "**MFG**: mean-field Gaussian (a Gaussian q(z|y)); **MoG**: mixture of Gaussians."
+    )
 ui.show_warnings(ui.load_page_state(PAGE, PARAMS))
 
 # Fewer, wider columns in lecture mode, where the large font would cut the labels.
 preset_columns = st.columns(3 if ui.lecture_mode() else len(PRESETS)) if not touring else []
 for index, (label, values) in enumerate(PRESETS.items() if not touring else []):
     column = preset_columns[index % len(preset_columns)]
-    column.button(label, on_click=apply_preset, args=(values,), width="stretch",
-                  key=f"preset.{label}")
+    column.button(label, on_click=apply_preset, args=(values,), width="stretch", key=f"preset.{label}")
 
 if ui.lecture_mode():
     live_view.show_tour(apply_config, ui.training_service().lookup)
 
 with st.expander("Controls", expanded=not ui.lecture_mode()):
     first, second, third = st.columns(3)
-    first.radio(LABELS["prior"], KINDS, key=ui.widget_key(PAGE, "prior"), format_func=kind_label,
-                horizontal=True)
-    first.radio(LABELS["posterior"], KINDS, key=ui.widget_key(PAGE, "posterior"),
-                format_func=kind_label, horizontal=True)
+    first.radio(
+        LABELS["prior"], KINDS, key=ui.widget_key(PAGE, "prior"), format_func=kind_label, horizontal=True
+    )
+    first.radio(
+        LABELS["posterior"],
+        KINDS,
+        key=ui.widget_key(PAGE, "posterior"),
+        format_func=kind_label,
+        horizontal=True,
+    )
     ignores_m = {ui.page_value(PAGE, "prior"), ui.page_value(PAGE, "posterior")} == {"gaussian"}
-    first.slider(LABELS["n_components"], PARAMS["M"].low, PARAMS["M"].high, key=ui.widget_key(PAGE, "M"),
-                 disabled=ignores_m, help="Used by whichever of prior and posterior is a mixture"
-                 + (" (neither is, so MFG-VAE ignores M)." if ignores_m else "."))
+    first.slider(
+        LABELS["n_components"],
+        PARAMS["M"].low,
+        PARAMS["M"].high,
+        key=ui.widget_key(PAGE, "M"),
+        disabled=ignores_m,
+        help="Used by whichever of prior and posterior is a mixture"
+        + (" (neither is, so MFG-VAE ignores M)." if ignores_m else "."),
+    )
     second.select_slider(LABELS["noise_std"], NOISE_LEVELS, key=ui.widget_key(PAGE, "noise"))
-    second.slider(LABELS["steps"], PARAMS["steps"].low, PARAMS["steps"].high, step=100,
-                  key=ui.widget_key(PAGE, "steps"))
-    second.select_slider(LABELS["lr"], LEARNING_RATES, key=ui.widget_key(PAGE, "lr"),
-                         help="Adam, cosine-decayed to a tenth. Very large values diverge.")
+    second.slider(
+        LABELS["steps"], PARAMS["steps"].low, PARAMS["steps"].high, step=100, key=ui.widget_key(PAGE, "steps")
+    )
+    second.select_slider(
+        LABELS["lr"],
+        LEARNING_RATES,
+        key=ui.widget_key(PAGE, "lr"),
+        help="Adam, cosine-decayed to a tenth. Very large values diverge.",
+    )
     third.select_slider(LABELS["hidden"], HIDDEN_WIDTHS, key=ui.widget_key(PAGE, "hidden"))
-    third.number_input(LABELS["seed"], PARAMS["seed"].low, PARAMS["seed"].high,
-                       key=ui.widget_key(PAGE, "seed"))
+    third.number_input(
+        LABELS["seed"], PARAMS["seed"].low, PARAMS["seed"].high, key=ui.widget_key(PAGE, "seed")
+    )
     third.checkbox("Stop early once converged", key=ui.widget_key(PAGE, "early"))
-    st.text_input("y values for the posterior plots", key=ui.widget_key(PAGE, "y"),
-                  help="Comma-separated; the paper uses 1, 0.2 and −3.")
+    st.text_input(
+        "y values for the posterior plots",
+        key=ui.widget_key(PAGE, "y"),
+        help="Comma-separated; the paper uses 1, 0.2 and −3.",
+    )
 ui.save_page_state(PAGE, PARAMS)
 
 
@@ -135,13 +176,21 @@ def value(name):
 
 
 config = TrainConfig(
-    prior=value("prior"), posterior=value("posterior"), n_components=value("M"),
-    noise_std=value("noise"), steps=value("steps"), lr=value("lr"), hidden=value("hidden"),
-    seed=value("seed"), early_stop=value("early"),
+    prior=value("prior"),
+    posterior=value("posterior"),
+    n_components=value("M"),
+    noise_std=value("noise"),
+    steps=value("steps"),
+    lr=value("lr"),
+    hidden=value("hidden"),
+    seed=value("seed"),
+    early_stop=value("early"),
 )
 if config.n_components == 1 and "mog" in (config.prior, config.posterior):
-    st.info("With M = 1 a mixture is a single Gaussian: the mixture model equals its Gaussian "
-            "counterpart (except that a mixture prior's mean and scale are learned).")
+    st.info(
+        "With M = 1 a mixture is a single Gaussian: the mixture model equals its Gaussian "
+        "counterpart (except that a mixture prior's mean and scale are learned)."
+    )
 if ui.lecture_mode():  # the controls are collapsed: say in one line what is set
     st.caption(f":material/tune: {tour.settings_summary(config)}")
 # The live view goes right here in lecture mode (above the fold), after the run's status otherwise.
@@ -156,8 +205,10 @@ if result is None:
     with view_slot if view_slot is not None else st.container():  # above the fold in lectures
         (result,) = ui.training_panel(PAGE, [config], live=live_view.training_view)
     if result is not None and result.status == "stopped":
-        st.caption("Showing the run you stopped: **Resume** continues it from there; **Train** "
-                   "starts these settings afresh.")
+        st.caption(
+            "Showing the run you stopped: **Resume** continues it from there; **Train** "
+            "starts these settings afresh."
+        )
         live_view.resume_button(config)
 if result is None:
     if not ui.training_active(PAGE, [config]):
@@ -168,13 +219,17 @@ if result is None:
 @st.cache_resource(show_spinner=False, max_entries=64)
 def result_figures(key: str, y_values: tuple, _result):
     """Figures of one result, built once for every session (keyed by config, status, y)."""
-    return {**figures.model_figures(_result, y_values),
-            "training_animation": live_figures.decoder_animation_figure(_result),
-            "training_snapshots": live_figures.decoder_snapshots_figure(_result)}
+    return {
+        **figures.model_figures(_result, y_values),
+        "training_animation": live_figures.decoder_animation_figure(_result),
+        "training_snapshots": live_figures.decoder_snapshots_figure(_result),
+    }
 
 
-stem = f"{config.prior}-prior_{config.posterior}-posterior_M{config.n_components}" \
-       f"_sigma{config.noise_std:g}_seed{config.seed}"
+stem = (
+    f"{config.prior}-prior_{config.posterior}-posterior_M{config.n_components}"
+    f"_sigma{config.noise_std:g}_seed{config.seed}"
+)
 if result.diverged:
     st.error(
         f"**Training diverged at step {result.diverged_step}**: {result.diverged_reason}. "
@@ -186,33 +241,51 @@ if result.diverged:
     )
     finite = result.history.dropna(subset=["train_elbo"])
     if len(finite):
-        st.line_chart(finite.set_index("step")["train_elbo"], x_label="training step",
-                      y_label="train ELBO before divergence")
+        st.line_chart(
+            finite.set_index("step")["train_elbo"],
+            x_label="training step",
+            y_label="train ELBO before divergence",
+        )
     st.stop()
 
-outcome = convergence.outcome(result.status, result.history["validation_elbo"].dropna().tolist(),
-                              result.metrics.get("likelihood_gap_to_truth"))
+outcome = convergence.outcome(
+    result.status,
+    result.history["validation_elbo"].dropna().tolist(),
+    result.metrics.get("likelihood_gap_to_truth"),
+)
 gap = result.metrics.get("likelihood_gap_to_truth", float("nan"))
 status_box, status_text = {
-    convergence.CONVERGED: (st.success, f"converged after {result.steps_run} steps (the exact "
-                                        "validation ELBO stopped improving)"),
-    convergence.COMPLETED: (st.success, f"ran all {result.steps_run} steps and had stopped "
-                                        "improving"),
-    convergence.CAPPED_IMPROVING: (st.warning, f"**still improving at the cap** of "
-                                               f"{result.steps_run} steps: not converged, its "
-                                               "numbers may still move (raise the step budget)"),
-    convergence.POOR_OPTIMUM: (st.warning, f"**stuck in a poor optimum**: it stopped improving "
-                                           f"after {result.steps_run} steps yet sits {gap:.3f} "
-                                           "nats below the true test log-likelihood. More steps "
-                                           "do not help (often the decoder stays flat); another "
-                                           "seed usually does"),
-    convergence.STOPPED: (st.info, f"stopped by you after {result.steps_run} steps: a partial "
-                                   "model, not cached"),
+    convergence.CONVERGED: (
+        st.success,
+        f"converged after {result.steps_run} steps (the exact validation ELBO stopped improving)",
+    ),
+    convergence.COMPLETED: (st.success, f"ran all {result.steps_run} steps and had stopped improving"),
+    convergence.CAPPED_IMPROVING: (
+        st.warning,
+        f"**still improving at the cap** of "
+        f"{result.steps_run} steps: not converged, its "
+        "numbers may still move (raise the step budget)",
+    ),
+    convergence.POOR_OPTIMUM: (
+        st.warning,
+        f"**stuck in a poor optimum**: it stopped improving "
+        f"after {result.steps_run} steps yet sits {gap:.3f} "
+        "nats below the true test log-likelihood. More steps "
+        "do not help (often the decoder stays flat); another "
+        "seed usually does",
+    ),
+    convergence.STOPPED: (
+        st.info,
+        f"stopped by you after {result.steps_run} steps: a partial model, not cached",
+    ),
 }[outcome]
-together = (f" (together with {result.ensemble_size - 1} other model(s) in one batch, which costs "
-            "about as much as training this one alone)" if result.ensemble_size > 1 else "")
-status_box(f"{config.model_name}: {status_text}; training took {result.train_seconds:.1f} s"
-           f"{together}.")
+together = (
+    f" (together with {result.ensemble_size - 1} other model(s) in one batch, which costs "
+    "about as much as training this one alone)"
+    if result.ensemble_size > 1
+    else ""
+)
+status_box(f"{config.model_name}: {status_text}; training took {result.train_seconds:.1f} s{together}.")
 with st.expander("Exact settings of this run"):
     st.json(config.to_dict())
 
@@ -220,34 +293,39 @@ with st.expander("Exact settings of this run"):
 with view_slot if view_slot is not None else st.container():
     explored = live_view.explore(result)
 
-figs = result_figures(f"{config.key()}:{result.status}:{result.steps_run}", tuple(y_values),
-                      result)
+figs = result_figures(f"{config.key()}:{result.status}:{result.steps_run}", tuple(y_values), result)
 metrics = metrics_table(result.metrics)
 ui.show_figure(figs["training_curves"], f"{stem}_training_curves")
 st.markdown("**Metrics** (all exact, by quadrature)")
 if ui.lecture_mode():
-    st.markdown("<style>[data-testid='stTable'] td, [data-testid='stTable'] th "
-                "{font-size: 1.3rem !important;}</style>", unsafe_allow_html=True)
+    st.markdown(
+        "<style>[data-testid='stTable'] td, [data-testid='stTable'] th "
+        "{font-size: 1.3rem !important;}</style>",
+        unsafe_allow_html=True,
+    )
 st.table(metrics.assign(value=metrics["value"].map(lambda v: f"{v:.4f}")).set_index("metric"))
 ui.show_figure(figs["decoder"], f"{stem}_decoder")
-st.caption("Left: the decoder in the model's own latent. Middle: the same decoder on the true "
-           "latent's scale (u = F_prior(z)). It need not look like f: cutting [0, 1] into pieces "
-           "and rearranging them (any measure-preserving rearrangement of u) gives the same "
-           "p(y), so the data cannot tell these decoders apart (non-identifiability); f's own "
-           "mirror and half-shift leave f unchanged. Right: the quantile function of f_φ(z), "
-           "the part of the decoder that p(y) does pin down.")
+st.caption(
+    "Left: the decoder in the model's own latent. Middle: the same decoder on the true "
+    "latent's scale (u = F_prior(z)). It need not look like f: cutting [0, 1] into pieces "
+    "and rearranging them (any measure-preserving rearrangement of u) gives the same "
+    "p(y), so the data cannot tell these decoders apart (non-identifiability); f's own "
+    "mirror and half-shift leave f unchanged. Right: the quantile function of f_φ(z), "
+    "the part of the decoder that p(y) does pin down."
+)
 ui.show_figure(figs["generated_marginal"], f"{stem}_generated_marginal")
 ui.show_figure(figs["posteriors"], f"{stem}_posteriors")
-st.caption("Top: the encoder q(z|y) (solid) against the model's own exact posterior p_θ(z|y) "
-           "(dashed), in the model's latent; their mismatch is the inference gap "
-           "log p_θ(y) − ELBO(y) = KL(q ‖ p_θ), printed in each panel. Bottom: the true "
-           "posterior p(u|y) in the truth's own latent. The two latents are not comparable "
-           "point by point (the model may arrange its latent in any of many ways with the same "
-           "p(y)); what is comparable is how much each posterior changes with y, the "
-           "information I in the metrics.")
+st.caption(
+    "Top: the encoder q(z|y) (solid) against the model's own exact posterior p_θ(z|y) "
+    "(dashed), in the model's latent; their mismatch is the inference gap "
+    "log p_θ(y) − ELBO(y) = KL(q ‖ p_θ), printed in each panel. Bottom: the true "
+    "posterior p(u|y) in the truth's own latent. The two latents are not comparable "
+    "point by point (the model may arrange its latent in any of many ways with the same "
+    "p(y)); what is comparable is how much each posterior changes with y, the "
+    "information I in the metrics."
+)
 live_view.show_prior(explored, f"{stem}_prior")
 # On screen the animation; on paper (PNG, ZIP) the same snapshots as still lines.
-ui.show_figure(figs["training_animation"], f"{stem}_training_animation",
-               paper=figs["training_snapshots"])
+ui.show_figure(figs["training_animation"], f"{stem}_training_animation", paper=figs["training_snapshots"])
 paper_figures = {name: fig for name, fig in figs.items() if name != "training_animation"}
 ui.download_all(paper_figures, pd.concat([metrics, settings_rows(config)], ignore_index=True), stem)

@@ -25,4 +25,5 @@ source scripts/venv.sh
 VENV_EXTRAS="[dev]" ensure_venv
 
 ruff check .
+ruff format --check .
 exec python -m pytest "$@"

@@ -44,9 +44,7 @@ def log_mean_exp_with_se(log_weights: torch.Tensor) -> tuple[float, float]:
     mean = w.mean()
     se = (w.std() / (math.sqrt(n) * mean)).item()
     effective_sample_size = (w.sum() ** 2 / (w**2).sum()).item()
-    assert effective_sample_size > 1000, (
-        f"importance weights degenerate (ESS {effective_sample_size:.0f})"
-    )
+    assert effective_sample_size > 1000, f"importance weights degenerate (ESS {effective_sample_size:.0f})"
     return (torch.log(mean) + shift).item(), se
 
 

@@ -114,8 +114,13 @@ def test_a_diverged_seed_is_listed_not_drawn_and_not_counted():
     config = comparison_configs()["MoG-VAE (MoG posterior)"][1]
     preset = ui.result_store().get(config)
     ui.result_store().results[config.key()] = dataclasses.replace(
-        preset, status="diverged", steps_run=412, diverged_step=412, metrics={},
-        diverged_reason="the ELBO became nan at step 412")
+        preset,
+        status="diverged",
+        steps_run=412,
+        diverged_step=412,
+        metrics={},
+        diverged_reason="the ELBO became nan at step 412",
+    )
     at = open_compare()
     warnings = texts(at.warning)
     assert "MoG-VAE (MoG posterior), seed 1: stopped at step 412 (the ELBO became nan" in warnings
@@ -123,8 +128,7 @@ def test_a_diverged_seed_is_listed_not_drawn_and_not_counted():
     assert table.loc["seeds used (diverged)", "MoG-VAE (MoG posterior)"] == "4 of 5 (1)"
     verdicts = texts(at.success) + warnings + texts(at.error) + texts(at.info)
     assert "Training diverged in 1 of 5 MoG-posterior runs (seed 1 at step 412)" in verdicts
-    decoders = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
-                    if "decoders" in c.proto.id)
+    decoders = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "decoders" in c.proto.id)
     drawn = [t for t in decoders["data"] if t.get("xaxis") == "x2" and t["name"] != "ground truth f(u)"]
     assert [t["name"] for t in drawn] == ["seed 0", "seed 2", "seed 3", "seed 4"]
 

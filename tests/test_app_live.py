@@ -83,7 +83,8 @@ def test_the_tour_walks_the_story_without_touching_a_control():
         else:
             assert pinned.config == step.pinned
             assert live_figures.run_label(step.pinned, pinned=True) in legend_names(
-                chart(at, "view.marginal"))
+                chart(at, "view.marginal")
+            )
     assert button(at, "Next →").disabled
     click(at, "← Back")
     assert tour.TOUR[-2].title in " ".join(m.value for m in at.markdown)

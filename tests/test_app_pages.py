@@ -26,8 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "app.py"
 TIMEOUT = 120  # seconds per script run; a 200-step run takes ~2 s, a diverging one up to ~20 s
 # The page files app.py's st.navigation lists, by file name: {"train": "pages/train.py", ...}
-PAGE_FILES = {Path(path).stem: path
-              for path in re.findall(r'st\.Page\(\s*"([^"]+\.py)"', APP.read_text())}
+PAGE_FILES = {Path(path).stem: path for path in re.findall(r'st\.Page\(\s*"([^"]+\.py)"', APP.read_text())}
 PAGES = {
     "overview": PAGE_FILES["overview"],
     "ground truth": PAGE_FILES["ground_truth"],
@@ -37,8 +36,14 @@ PAGES = {
 # A warm re-render (caches filled, nothing to train) must feel instant; the target is 0.3 s.
 WARM_RENDER_BOUND = 1.5
 SMALL_STEPS = 200
-TRAIN_FIGURES = ("training_curves", "decoder", "generated_marginal", "posteriors",
-                 "training_animation", "prior")
+TRAIN_FIGURES = (
+    "training_curves",
+    "decoder",
+    "generated_marginal",
+    "posteriors",
+    "training_animation",
+    "prior",
+)
 VIEW_CHARTS = ("view.heatmap", "view.marginal", "view.decoder", "view.posterior")  # live_view
 
 
@@ -132,8 +137,7 @@ def open_page(at: AppTest, page: str, query_params: dict | None = None) -> AppTe
 
 
 def assert_no_exception(at: AppTest) -> None:
-    assert not at.exception, "\n\n".join(
-        e.message + "\n" + "\n".join(e.stack_trace) for e in at.exception)
+    assert not at.exception, "\n\n".join(e.message + "\n" + "\n".join(e.stack_trace) for e in at.exception)
 
 
 def timed_rerun(at: AppTest) -> float:
@@ -235,8 +239,10 @@ def test_trained_train_page_rerenders_fast(train_calls, capsys):
     at = train_small(open_page(new_session(), "train & explore"), train_calls)
     warm = timed_rerun(at)
     warm_again = timed_rerun(at)
-    report(capsys, f"warm re-render of train & explore with a trained model: "
-                   f"{warm:.3f} s, then {warm_again:.3f} s")
+    report(
+        capsys,
+        f"warm re-render of train & explore with a trained model: {warm:.3f} s, then {warm_again:.3f} s",
+    )
     assert max(warm, warm_again) < WARM_RENDER_BOUND
     assert len(train_calls) == 1
 
@@ -410,8 +416,16 @@ def warnings_text(at: AppTest) -> str:
 
 
 def test_bad_query_params_warn_and_use_defaults_on_train_page(train_calls):
-    bad = {"noise": "banana", "M": "999", "prior": "cauchy", "steps": "1e9", "lr": "nan",
-           "early": "maybe", "seed": "-3", "hidden": "7"}
+    bad = {
+        "noise": "banana",
+        "M": "999",
+        "prior": "cauchy",
+        "steps": "1e9",
+        "lr": "nan",
+        "early": "maybe",
+        "seed": "-3",
+        "hidden": "7",
+    }
     at = open_page(new_session(), "train & explore", bad)
     text = warnings_text(at)
     for name in bad:
@@ -443,8 +457,11 @@ def test_bad_query_params_warn_and_use_defaults_on_ground_truth(train_calls):
 
 
 def test_good_query_params_restore_the_view(train_calls):
-    at = open_page(new_session(), "train & explore",
-                   {"prior": "mog", "posterior": "mog", "M": "3", "noise": "0.03", "lr": "0.1"})
+    at = open_page(
+        new_session(),
+        "train & explore",
+        {"prior": "mog", "posterior": "mog", "M": "3", "noise": "0.03", "lr": "0.1"},
+    )
     assert not at.warning
     assert at.radio(key="w.train.prior").value == "mog"
     assert at.radio(key="w.train.posterior").value == "mog"

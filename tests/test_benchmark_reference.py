@@ -23,8 +23,7 @@ BATCH = 16
 
 def make_pair(prior: str, posterior: str, seed: int = 3):
     """A reference model with non-trivial weights and the same model as a vae_core VAE."""
-    config = TrainConfig(prior=prior, posterior=posterior, n_components=4, hidden=8,
-                         noise_std=0.3, seed=seed)
+    config = TrainConfig(prior=prior, posterior=posterior, n_components=4, hidden=8, noise_std=0.3, seed=seed)
     reference = ReferenceVAE(config)
     reference.initialise(seed)
     generator = torch.Generator().manual_seed(seed + 100)
@@ -80,9 +79,11 @@ def test_gradients_agree(prior, posterior):
     y, noise = inputs(reference)
     reference.elbo(y, noise).sum().backward()
     vae.elbo(y.unsqueeze(0), noise.unsqueeze(0)).sum().backward()
-    pairs = [(vae.decoder.weights[0].grad[0], reference.decoder[0].weight.grad.T),
-             (vae.encoder.weights[2].grad[0], reference.encoder[4].weight.grad.T),
-             (vae.encoder.biases[2].grad[0, 0], reference.encoder[4].bias.grad)]
+    pairs = [
+        (vae.decoder.weights[0].grad[0], reference.decoder[0].weight.grad.T),
+        (vae.encoder.weights[2].grad[0], reference.encoder[4].weight.grad.T),
+        (vae.encoder.biases[2].grad[0, 0], reference.encoder[4].bias.grad),
+    ]
     if prior == "mog":
         pairs.append((vae.prior.locs.grad[0], reference.prior_locs.grad))
         pairs.append((vae.prior.raw_scales.grad[0], reference.prior_raw_scales.grad))
@@ -110,8 +111,7 @@ def test_comparison_detects_a_missing_term(prior, posterior):
 def test_copied_model_decodes_and_encodes_identically():
     _, reference, vae = make_pair("mog", "mog")
     z = torch.linspace(-3, 3, 50)
-    torch.testing.assert_close(vae.decode(z.unsqueeze(0))[0],
-                               reference.decoder(z.unsqueeze(-1)).squeeze(-1))
+    torch.testing.assert_close(vae.decode(z.unsqueeze(0))[0], reference.decoder(z.unsqueeze(-1)).squeeze(-1))
     locs, scales = reference.posterior_parameters(z)
     posterior = vae.posterior(z.unsqueeze(0))
     torch.testing.assert_close(posterior.locs[0], locs)

@@ -18,8 +18,17 @@ from vae_core.cache import (
 )
 from vae_core.config import TrainConfig
 
-SMALL = TrainConfig(prior="mog", posterior="mog", n_components=3, steps=120, eval_every=40,
-                    n_train=200, n_test=200, batch_size=100, hidden=16)
+SMALL = TrainConfig(
+    prior="mog",
+    posterior="mog",
+    n_components=3,
+    steps=120,
+    eval_every=40,
+    n_train=200,
+    n_test=200,
+    batch_size=100,
+    hidden=16,
+)
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +49,9 @@ def test_round_trip_restores_everything(trained):
     np.testing.assert_array_equal(loaded.snapshot_steps, result.snapshot_steps)
     np.testing.assert_array_equal(loaded.snapshot_aligned, result.snapshot_aligned)
     y = torch.linspace(-0.3, 0.5, 17)
-    torch.testing.assert_close(exact.log_marginal(loaded.model, y), exact.log_marginal(result.model, y),
-                               rtol=0, atol=0)
+    torch.testing.assert_close(
+        exact.log_marginal(loaded.model, y), exact.log_marginal(result.model, y), rtol=0, atol=0
+    )
     for name, tensor in result.model.state_dict().items():
         assert torch.equal(loaded.model.state_dict()[name], tensor), name
 
@@ -82,8 +92,7 @@ def test_stale_or_damaged_metadata_is_ignored(trained, tmp_path, damage):
 
 
 def test_stopped_runs_are_not_cached(tmp_path):
-    result, _ = cached_train(SMALL.replace(seed=5), tmp_path, should_stop=lambda: True,
-                             read_only_dirs=())
+    result, _ = cached_train(SMALL.replace(seed=5), tmp_path, should_stop=lambda: True, read_only_dirs=())
     assert result.status == "stopped"
     assert load_result(SMALL.replace(seed=5), tmp_path) is None
 

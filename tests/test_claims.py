@@ -20,32 +20,77 @@ from vae_core.claims import (
 from vae_core.config import TrainConfig
 from vae_core.training import SNAPSHOT_U, TrainResult
 
-KINDS = {MFG: ("gaussian", "gaussian"), MOG_POSTERIOR: ("gaussian", "mog"),
-         MOG_PRIOR: ("mog", "gaussian"), BOTH: ("mog", "mog")}
-TRUTH = {"true_mean": 0.0833, "true_std": 0.1247, "true_information": 0.22,
-         "true_information_probe": 0.8, "true_test_log_likelihood": 0.62}
+KINDS = {
+    MFG: ("gaussian", "gaussian"),
+    MOG_POSTERIOR: ("gaussian", "mog"),
+    MOG_PRIOR: ("mog", "gaussian"),
+    BOTH: ("mog", "mog"),
+}
+TRUTH = {
+    "true_mean": 0.0833,
+    "true_std": 0.1247,
+    "true_information": 0.22,
+    "true_information_probe": 0.8,
+    "true_test_log_likelihood": 0.62,
+}
 
 # Numbers telling the paper's story (σ = 0.1): every claim holds.
 PAPER_STORY = {
-    MFG: dict(generated_mean=0.0835, generated_std=0.14, decoder_linearity_r2=0.995,
-              q_information=0.02, exact_posterior_information=0.05, q_information_probe=0.05,
-              decoder_w1=0.019, kl_marginal=0.020, test_log_likelihood=0.600, inference_gap=0.02),
-    MOG_POSTERIOR: dict(generated_mean=0.083, generated_std=0.126, decoder_linearity_r2=0.8,
-                        q_information=0.03, exact_posterior_information=0.15,
-                        q_information_probe=0.1, decoder_w1=0.006, kl_marginal=0.008,
-                        test_log_likelihood=0.605, inference_gap=0.015),
-    MOG_PRIOR: dict(generated_mean=0.083, generated_std=0.125, decoder_linearity_r2=0.7,
-                    q_information=0.17, exact_posterior_information=0.18,
-                    q_information_probe=0.6, decoder_w1=0.010, kl_marginal=0.003,
-                    test_log_likelihood=0.617, inference_gap=0.005),
-    BOTH: dict(generated_mean=0.083, generated_std=0.125, decoder_linearity_r2=0.7,
-               q_information=0.16, exact_posterior_information=0.18, q_information_probe=0.6,
-               decoder_w1=0.008, kl_marginal=0.003, test_log_likelihood=0.617,
-               inference_gap=0.004),
+    MFG: dict(
+        generated_mean=0.0835,
+        generated_std=0.14,
+        decoder_linearity_r2=0.995,
+        q_information=0.02,
+        exact_posterior_information=0.05,
+        q_information_probe=0.05,
+        decoder_w1=0.019,
+        kl_marginal=0.020,
+        test_log_likelihood=0.600,
+        inference_gap=0.02,
+    ),
+    MOG_POSTERIOR: dict(
+        generated_mean=0.083,
+        generated_std=0.126,
+        decoder_linearity_r2=0.8,
+        q_information=0.03,
+        exact_posterior_information=0.15,
+        q_information_probe=0.1,
+        decoder_w1=0.006,
+        kl_marginal=0.008,
+        test_log_likelihood=0.605,
+        inference_gap=0.015,
+    ),
+    MOG_PRIOR: dict(
+        generated_mean=0.083,
+        generated_std=0.125,
+        decoder_linearity_r2=0.7,
+        q_information=0.17,
+        exact_posterior_information=0.18,
+        q_information_probe=0.6,
+        decoder_w1=0.010,
+        kl_marginal=0.003,
+        test_log_likelihood=0.617,
+        inference_gap=0.005,
+    ),
+    BOTH: dict(
+        generated_mean=0.083,
+        generated_std=0.125,
+        decoder_linearity_r2=0.7,
+        q_information=0.16,
+        exact_posterior_information=0.18,
+        q_information_probe=0.6,
+        decoder_w1=0.008,
+        kl_marginal=0.003,
+        test_log_likelihood=0.617,
+        inference_gap=0.004,
+    ),
 }
 # Decoders on u of three seeds with f's law, arranged three ways (f, f shifted by ¼, monotone).
-ARRANGEMENTS = (ground_truth.f(SNAPSHOT_U), ground_truth.f((SNAPSHOT_U + 0.25) % 1.0),
-                np.sort(ground_truth.f(SNAPSHOT_U)))
+ARRANGEMENTS = (
+    ground_truth.f(SNAPSHOT_U),
+    ground_truth.f((SNAPSHOT_U + 0.25) % 1.0),
+    np.sort(ground_truth.f(SNAPSHOT_U)),
+)
 
 
 def fake(name, seed, status="converged", aligned=None, **metrics):
@@ -53,28 +98,36 @@ def fake(name, seed, status="converged", aligned=None, **metrics):
     config = TrainConfig(prior=prior, posterior=posterior, seed=seed)
     values = {**TRUTH, **metrics}
     values["likelihood_gap_to_truth"] = TRUTH["true_test_log_likelihood"] - values.get(
-        "test_log_likelihood", np.nan)
+        "test_log_likelihood", np.nan
+    )
     diverged = status == "diverged"
     aligned = ARRANGEMENTS[seed % 3] if aligned is None else aligned
-    return TrainResult(config=config, model=None, history=pd.DataFrame(),
-                       snapshot_steps=np.array([2000]), snapshot_decoder=np.zeros((1, 0)),
-                       snapshot_aligned=np.asarray(aligned).reshape(1, -1),
-                       metrics={} if diverged else values, status=status,
-                       steps_run=400 if diverged else 2000,
-                       diverged_step=400 if diverged else None,
-                       diverged_reason="the ELBO became nan at step 400" if diverged else "")
+    return TrainResult(
+        config=config,
+        model=None,
+        history=pd.DataFrame(),
+        snapshot_steps=np.array([2000]),
+        snapshot_decoder=np.zeros((1, 0)),
+        snapshot_aligned=np.asarray(aligned).reshape(1, -1),
+        metrics={} if diverged else values,
+        status=status,
+        steps_run=400 if diverged else 2000,
+        diverged_step=400 if diverged else None,
+        diverged_reason="the ELBO became nan at step 400" if diverged else "",
+    )
 
 
-def results(story=PAPER_STORY, seeds=5, diverged=((MOG_POSTERIOR, 5),), changes=None,
-            jitter=0.01):
+def results(story=PAPER_STORY, seeds=5, diverged=((MOG_POSTERIOR, 5),), changes=None, jitter=0.01):
     """{model: [results]} from a story, each seed off by a fixed ±`jitter` fraction (seed 2 is
     the story itself), plus diverged extra seeds; `changes` = {model: {metric: value}}."""
     changes = changes or {}
     out = {}
     for name, metrics in story.items():
         metrics = {**metrics, **changes.get(name, {})}
-        out[name] = [fake(name, s, **{k: _jittered(k, v, jitter * (s - 2)) for k, v in metrics.items()})
-                     for s in range(seeds)]
+        out[name] = [
+            fake(name, s, **{k: _jittered(k, v, jitter * (s - 2)) for k, v in metrics.items()})
+            for s in range(seeds)
+        ]
     for name, seed in diverged:
         out[name].append(fake(name, seed, status="diverged"))
     return out
@@ -103,8 +156,11 @@ def test_paper_story_every_claim_holds_with_symbols_and_numbers():
 
 def test_a_tie_is_undecided_never_does_not_hold():
     # The MoG prior exactly as good as the MoG posterior, up to seed noise of both signs.
-    tie = {MOG_PRIOR: {k: PAPER_STORY[MOG_POSTERIOR][k]
-                       for k in ("kl_marginal", "test_log_likelihood", "inference_gap")}}
+    tie = {
+        MOG_PRIOR: {
+            k: PAPER_STORY[MOG_POSTERIOR][k] for k in ("kl_marginal", "test_log_likelihood", "inference_gap")
+        }
+    }
     data = results(changes=tie)
     for seed, result in enumerate(data[MOG_PRIOR][:5]):
         result.metrics["kl_marginal"] += 0.004 * (-1) ** seed
@@ -116,8 +172,7 @@ def test_a_tie_is_undecided_never_does_not_hold():
 
 def test_a_clear_win_holds_and_a_clear_loss_fails():
     assert verdicts(results())["C4"].verdict == HOLDS
-    swapped = {**PAPER_STORY, MOG_PRIOR: PAPER_STORY[MOG_POSTERIOR],
-               MOG_POSTERIOR: PAPER_STORY[MOG_PRIOR]}
+    swapped = {**PAPER_STORY, MOG_PRIOR: PAPER_STORY[MOG_POSTERIOR], MOG_POSTERIOR: PAPER_STORY[MOG_PRIOR]}
     assert verdicts(results(story=swapped))["C4"].verdict == FAILS
 
 
@@ -128,8 +183,15 @@ def test_noisy_seeds_make_a_part_undecided():
 
 
 def test_c1_flips_when_mfg_fits_the_variance_and_its_decoder_curves():
-    changes = {MFG: dict(generated_mean=0.11, generated_std=0.1247, decoder_linearity_r2=0.85,
-                         q_information=0.15, q_information_probe=0.6)}
+    changes = {
+        MFG: dict(
+            generated_mean=0.11,
+            generated_std=0.1247,
+            decoder_linearity_r2=0.85,
+            q_information=0.15,
+            q_information_probe=0.6,
+        )
+    }
     assert verdicts(results(changes=changes))["C1"].verdict == FAILS
     partly = verdicts(results(changes={MFG: dict(generated_std=0.1247)}))["C1"]
     assert partly.verdict == PARTLY and partly.parts[1] == FAILS

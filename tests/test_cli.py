@@ -21,8 +21,14 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 def run_cli(*args, cache_dir):
     env = dict(os.environ, VAE_MOG_LAB_CACHE=str(cache_dir), PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-m", "vae_core", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "vae_core", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_help_explains_every_flag(tmp_path):
@@ -46,9 +52,26 @@ def test_train_writes_metrics_and_valid_pngs(tmp_path):
             pytest.fail("CI must install chromium (scripts/test.sh does)")
         pytest.skip("PNG export needs chromium")
     out = tmp_path / "figures"
-    completed = run_cli("train", "--prior", "mog", "--posterior", "gaussian", "--components", "5",
-                        "--noise-std", "0.1", "--seed", "0", "--steps", "200", "--scale", "1",
-                        "--out", str(out), cache_dir=tmp_path / "cache")
+    completed = run_cli(
+        "train",
+        "--prior",
+        "mog",
+        "--posterior",
+        "gaussian",
+        "--components",
+        "5",
+        "--noise-std",
+        "0.1",
+        "--seed",
+        "0",
+        "--steps",
+        "200",
+        "--scale",
+        "1",
+        "--out",
+        str(out),
+        cache_dir=tmp_path / "cache",
+    )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "test log p_θ(y)" in completed.stdout
     pngs = sorted(out.glob("*.png"))
@@ -57,6 +80,16 @@ def test_train_writes_metrics_and_valid_pngs(tmp_path):
         width, height = png_size(path.read_bytes())
         assert width >= 800 and height >= 300, (path.name, width, height)
     assert (out / "metrics.csv").read_text().startswith("metric,value,meaning")
-    again = run_cli("train", "--prior", "mog", "--posterior", "gaussian", "--components", "5",
-                    "--steps", "200", cache_dir=tmp_path / "cache")
+    again = run_cli(
+        "train",
+        "--prior",
+        "mog",
+        "--posterior",
+        "gaussian",
+        "--components",
+        "5",
+        "--steps",
+        "200",
+        cache_dir=tmp_path / "cache",
+    )
     assert "loaded from cache" in again.stdout

@@ -42,18 +42,30 @@ def test_m_is_ignored_only_where_nothing_is_a_mixture():
 
 def test_key_follows_every_other_field():
     base = TrainConfig(prior="mog")
-    changed = {"prior": "gaussian", "posterior": "mog", "noise_std": 0.05, "n_train": 500,
-               "n_test": 500, "hidden": 20, "steps": 500, "batch_size": 50, "lr": 0.02,
-               "samples_per_component": 2, "seed": 1, "data_seed": 1, "early_stop": False,
-               "eval_every": 50, "bounded_scales": False}
+    changed = {
+        "prior": "gaussian",
+        "posterior": "mog",
+        "noise_std": 0.05,
+        "n_train": 500,
+        "n_test": 500,
+        "hidden": 20,
+        "steps": 500,
+        "batch_size": 50,
+        "lr": 0.02,
+        "samples_per_component": 2,
+        "seed": 1,
+        "data_seed": 1,
+        "early_stop": False,
+        "eval_every": 50,
+        "bounded_scales": False,
+    }
     assert set(changed) == {f.name for f in dataclasses.fields(TrainConfig)} - {"n_components"}
     keys = {base.replace(**{name: value}).key() for name, value in changed.items()}
     assert len(keys | {base.key()}) == len(changed) + 1
 
 
 def test_the_apps_choices_and_ranges_lie_within_what_the_library_accepts():
-    offered = {"noise_std": NOISE_LEVELS, "lr": LEARNING_RATES, "hidden": HIDDEN_WIDTHS,
-               **APP_RANGES}
+    offered = {"noise_std": NOISE_LEVELS, "lr": LEARNING_RATES, "hidden": HIDDEN_WIDTHS, **APP_RANGES}
     defaults = TrainConfig()
     for name, values in offered.items():
         low, high = LIMITS[name]
@@ -64,8 +76,9 @@ def test_the_apps_choices_and_ranges_lie_within_what_the_library_accepts():
             assert getattr(defaults, name) in values, name
 
 
-@pytest.mark.parametrize("field, value", [("noise_std", 0.0), ("n_components", 0), ("prior", "cauchy"),
-                                          ("batch_size", 5000)])
+@pytest.mark.parametrize(
+    "field, value", [("noise_std", 0.0), ("n_components", 0), ("prior", "cauchy"), ("batch_size", 5000)]
+)
 def test_a_bad_value_is_refused_with_its_reason(field, value):
     with pytest.raises(ValueError, match=field if field != "batch_size" else "n_train"):
         TrainConfig(**{field: value})

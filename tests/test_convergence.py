@@ -36,15 +36,18 @@ def test_per_member_decisions():
     assert cv.should_stop_all([FLAT, RISING], [1800, 1800], [2000, 2000]) == [True, False]
 
 
-@pytest.mark.parametrize(("status", "history", "gap", "expected"), [
-    ("converged", FLAT, 0.0005, cv.CONVERGED),
-    ("completed", FLAT, 0.001, cv.COMPLETED),
-    ("completed", RISING, 0.001, cv.CAPPED_IMPROVING),
-    ("completed", RISING, 0.4, cv.CAPPED_IMPROVING),  # still improving: not stuck (yet)
-    ("converged", FLAT, 0.4, cv.POOR_OPTIMUM),
-    ("completed", FLAT, 0.4, cv.POOR_OPTIMUM),
-    ("stopped", RISING, None, cv.STOPPED),
-    ("diverged", [], None, cv.DIVERGED),
-])
+@pytest.mark.parametrize(
+    ("status", "history", "gap", "expected"),
+    [
+        ("converged", FLAT, 0.0005, cv.CONVERGED),
+        ("completed", FLAT, 0.001, cv.COMPLETED),
+        ("completed", RISING, 0.001, cv.CAPPED_IMPROVING),
+        ("completed", RISING, 0.4, cv.CAPPED_IMPROVING),  # still improving: not stuck (yet)
+        ("converged", FLAT, 0.4, cv.POOR_OPTIMUM),
+        ("completed", FLAT, 0.4, cv.POOR_OPTIMUM),
+        ("stopped", RISING, None, cv.STOPPED),
+        ("diverged", [], None, cv.DIVERGED),
+    ],
+)
 def test_outcome(status, history, gap, expected):
     assert cv.outcome(status, history, gap) == expected

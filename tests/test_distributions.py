@@ -31,9 +31,7 @@ def _random_mixture(batch_shape, n_components, seed=0, dtype=torch.float64):
 
 def _torch_mixture(mixture: EqualWeightMixture) -> td.MixtureSameFamily:
     weights = torch.ones_like(mixture.locs)
-    return td.MixtureSameFamily(
-        td.Categorical(probs=weights), td.Normal(mixture.locs, mixture.scales)
-    )
+    return td.MixtureSameFamily(td.Categorical(probs=weights), td.Normal(mixture.locs, mixture.scales))
 
 
 def test_normal_log_prob_matches_torch():
@@ -51,18 +49,14 @@ def test_normal_log_prob_matches_torch():
 def test_mixture_log_prob_and_cdf_match_mixture_same_family(batch_shape, n_components):
     mixture = _random_mixture(batch_shape, n_components)
     reference = _torch_mixture(mixture)
-    z = 4 * torch.randn(
-        (*batch_shape, 7), generator=torch.Generator().manual_seed(2), dtype=torch.float64
-    )
+    z = 4 * torch.randn((*batch_shape, 7), generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     # MixtureSameFamily wants the sample dimension first: (K, *batch).
     z_first = z.movedim(-1, 0)
     assert mixture.log_prob(z).shape == z.shape
     torch.testing.assert_close(
         mixture.log_prob(z), reference.log_prob(z_first).movedim(0, -1), rtol=1e-12, atol=1e-12
     )
-    torch.testing.assert_close(
-        mixture.cdf(z), reference.cdf(z_first).movedim(0, -1), rtol=1e-12, atol=1e-12
-    )
+    torch.testing.assert_close(mixture.cdf(z), reference.cdf(z_first).movedim(0, -1), rtol=1e-12, atol=1e-12)
 
 
 def test_mixture_log_prob_is_finite_far_in_the_tails():
@@ -100,9 +94,7 @@ def test_stratified_estimator_is_unbiased_with_correct_gradients():
     # to copy j is replicate j's own gradient, so one backward pass gives all of them.
     locs = base.locs.expand(replicates, m).clone().requires_grad_(True)
     scales = base.scales.expand(replicates, m).clone().requires_grad_(True)
-    noise = torch.randn(
-        replicates, m, generator=torch.Generator().manual_seed(8), dtype=torch.float64
-    )
+    noise = torch.randn(replicates, m, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
     per_replicate = (EqualWeightMixture(locs, scales).rsample_stratified(noise) ** 2).mean(-1)
     per_replicate.sum().backward()
 
@@ -144,9 +136,7 @@ def test_stratified_elbo_agrees_with_brute_force_monte_carlo():
         posterior.locs.expand(replicates, m), posterior.scales.expand(replicates, m)
     )
     noise = torch.randn(replicates, m, generator=generator, dtype=torch.float64)
-    stratified = terms(stratified_q.rsample_stratified(noise)).mean(
-        -1
-    )  # one estimate per replicate
+    stratified = terms(stratified_q.rsample_stratified(noise)).mean(-1)  # one estimate per replicate
     plain = terms(posterior.sample(n_plain, generator=generator))
     stratified_mean, stratified_se = mean_with_se(stratified.numpy())
     plain_mean, plain_se = mean_with_se(plain.numpy())
@@ -157,16 +147,12 @@ def test_stratified_elbo_agrees_with_brute_force_monte_carlo():
 @pytest.mark.parametrize("bounds", [POSTERIOR_SCALE_BOUNDS, PRIOR_SCALE_BOUNDS])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_bounded_scale_stays_within_bounds_and_finite(bounds, dtype):
-    raw = torch.tensor(
-        [-1e4, -1e3, -50.0, -1.0, 0.0, 1.0, 50.0, 1e3, 1e4], dtype=dtype, requires_grad=True
-    )
+    raw = torch.tensor([-1e4, -1e3, -50.0, -1.0, 0.0, 1.0, 50.0, 1e3, 1e4], dtype=dtype, requires_grad=True)
     scale = bounded_scale(raw, bounds)
     assert torch.all(torch.isfinite(scale))
     # exp(log bound) is the bound up to a few units of rounding of the dtype.
     slack = 8 * torch.finfo(dtype).eps
-    assert torch.all(scale >= bounds[0] * (1 - slack)) and torch.all(
-        scale <= bounds[1] * (1 + slack)
-    )
+    assert torch.all(scale >= bounds[0] * (1 - slack)) and torch.all(scale <= bounds[1] * (1 + slack))
     assert torch.all(scale[1:] >= scale[:-1])  # monotone
     scale.sum().backward()
     assert torch.all(torch.isfinite(raw.grad))
@@ -176,9 +162,9 @@ def test_bounded_scale_stays_within_bounds_and_finite(bounds, dtype):
 def test_raw_for_scale_inverts_bounded_scale(bounds):
     for target in (0.02, 0.5, 1.0, 3.0, 9.0):
         raw = raw_for_scale(target, bounds)
-        assert bounded_scale(
-            torch.tensor(raw, dtype=torch.float64), bounds
-        ).item() == pytest.approx(target, rel=1e-10)
+        assert bounded_scale(torch.tensor(raw, dtype=torch.float64), bounds).item() == pytest.approx(
+            target, rel=1e-10
+        )
 
 
 def test_support_holds_the_mass():
@@ -197,9 +183,7 @@ def test_priors_have_the_right_shapes_and_values():
     assert isinstance(standard, StandardNormalPrior)
     assert list(standard.parameters()) == []
     prior = standard()
-    assert (
-        prior.locs.shape == (3, 1) and torch.all(prior.locs == 0) and torch.all(prior.scales == 1)
-    )
+    assert prior.locs.shape == (3, 1) and torch.all(prior.locs == 0) and torch.all(prior.scales == 1)
     mixture = make_prior("mog", n_members=3, n_components=10)
     assert isinstance(mixture, MixturePrior) and mixture().locs.shape == (3, 10)
     with pytest.raises(ValueError):

@@ -26,8 +26,16 @@ def test_the_docs_index_lists_every_page():
 
 
 def test_nothing_points_outside_the_repository():
-    tracked = [p for p in REPO.rglob("*") if p.is_file() and p.suffix in {".py", ".md", ".toml", ".sh"}
-               and not {".git", ".venv"} & set(p.relative_to(REPO).parts)]
-    outside = [str(p.relative_to(REPO)) for p in tracked
-               if re.search(r"\.\./shared|\bSCIENCE\.md|\bSTYLE\.md", p.read_text())]
+    tracked = [
+        p
+        for p in REPO.rglob("*")
+        if p.is_file()
+        and p.suffix in {".py", ".md", ".toml", ".sh"}
+        and not {".git", ".venv"} & set(p.relative_to(REPO).parts)
+    ]
+    outside = [
+        str(p.relative_to(REPO))
+        for p in tracked
+        if re.search(r"\.\./shared|\bSCIENCE\.md|\bSTYLE\.md", p.read_text())
+    ]
     assert not outside

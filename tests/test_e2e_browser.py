@@ -23,21 +23,35 @@ pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 VIEWPORT = {"width": 1400, "height": 900}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # URL paths st.navigation derives from the page file names; the default page is "/".
 PAGES = {"overview": "", "ground_truth": "ground_truth", "train": "train", "compare": "compare"}
-PAGE_FILES = {Path(path).stem: path  # as app.py lists them: {"train": "pages/train.py", ...}
-              for path in re.findall(r'st\.Page\(\s*"([^"]+\.py)"', (REPO / "app.py").read_text())}
-TITLES = {"overview": "VAEs with", "ground_truth": "Ground truth", "train": "Train & explore",
-          "compare": "Compare"}  # how each page's h1 begins (a wrong path shows the overview)
+PAGE_FILES = {
+    Path(path).stem: path  # as app.py lists them: {"train": "pages/train.py", ...}
+    for path in re.findall(r'st\.Page\(\s*"([^"]+\.py)"', (REPO / "app.py").read_text())
+}
+TITLES = {
+    "overview": "VAEs with",
+    "ground_truth": "Ground truth",
+    "train": "Train & explore",
+    "compare": "Compare",
+}  # how each page's h1 begins (a wrong path shows the overview)
 SMALL_STEPS = 200
 
 if not CHROMIUM.exists():
-    pytest.skip("the browser test needs Debian's chromium at /usr/bin/chromium "
-                "(apt-get install -y chromium)", allow_module_level=True)
+    pytest.skip(
+        "the browser test needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)",
+        allow_module_level=True,
+    )
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 
 
@@ -59,8 +73,7 @@ def wait_for_health(url: str, server: subprocess.Popen, log: Path, timeout: floa
         except OSError:
             pass
         time.sleep(0.2)
-    pytest.fail(f"streamlit did not answer on {url}/_stcore/health in {timeout} s:\n"
-                f"{log.read_text()}")
+    pytest.fail(f"streamlit did not answer on {url}/_stcore/health in {timeout} s:\n{log.read_text()}")
 
 
 @pytest.fixture
@@ -69,13 +82,22 @@ def server(tmp_path):
     port = free_port()
     log = tmp_path / "streamlit.log"
     env = {**os.environ, "VAE_MOG_LAB_CACHE": str(tmp_path / "cache")}
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
-               f"--server.port={port}", "--server.address=127.0.0.1",
-               "--browser.gatherUsageStats=false"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless=true",
+        f"--server.port={port}",
+        "--server.address=127.0.0.1",
+        "--browser.gatherUsageStats=false",
+    ]
     with open(log, "wb") as output:
         # Its own process group, so teardown also ends the Chromium that PNG export starts.
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=output,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_health(url, process, log)
@@ -143,7 +165,10 @@ def wait_for_charts(page, count: int = 0, timeout: float = 30_000) -> None:
         """n => {
             const charts = Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'));
             return charts.length >= n && charts.every(c => c.querySelector('.main-svg'));
-        }""", arg=count, timeout=timeout)
+        }""",
+        arg=count,
+        timeout=timeout,
+    )
     page.wait_for_timeout(500)  # let plotly finish its first layout before a screenshot
 
 
@@ -153,7 +178,8 @@ def screenshot(page, path: Path) -> None:
     height = page.evaluate(
         """() => Math.max(document.documentElement.scrollHeight, ...Array.from(
             document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"]'),
-            e => e.scrollHeight))""")
+            e => e.scrollHeight))"""
+    )
     page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(height) + 40, 16_000)})
     page.wait_for_timeout(400)  # charts re-layout on resize
     page.screenshot(path=str(path), full_page=True)
@@ -183,8 +209,9 @@ def test_every_page_and_a_training_run(server, page, screenshot_dir, capsys):
     assert_no_exception(page, "/train")
     page.get_by_role("button", name="Train", exact=True).click()
     # The run's status: a success, or a warning when it was still improving at its step budget.
-    success = page.locator('[data-testid="stAlertContentSuccess"], '
-                           '[data-testid="stAlertContentWarning"]').filter(has_text="training took")
+    success = page.locator(
+        '[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]'
+    ).filter(has_text="training took")
     success.wait_for(timeout=60_000)
     assert f"{SMALL_STEPS} steps" in success.inner_text()
     wait_until_idle(page)

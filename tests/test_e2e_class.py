@@ -78,6 +78,9 @@ def test_several_sessions_train_at_once(server, browser, screenshot_dir, capsys)
     screenshot(pages[-1], screenshot_dir / "class_trained.png")
     assert sum(together) >= 2, "requests pressed together must share a batch"
     with capsys.disabled():
-        print(f"\n  {SESSIONS} browser sessions: all trained in {seconds:.1f} s, "
-              f"{sum(together)} in a shared batch; a latecomer's page idle after "
-              f"{late_seconds:.1f} s", end="")
+        print(
+            f"\n  {SESSIONS} browser sessions: all trained in {seconds:.1f} s, "
+            f"{sum(together)} in a shared batch; a latecomer's page idle after "
+            f"{late_seconds:.1f} s",
+            end="",
+        )

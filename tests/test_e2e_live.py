@@ -77,8 +77,9 @@ def test_live_view_pause_step_resume(server, page, screenshot_dir, capsys):  # n
     wait_until_idle(page)
 
     start_training(page, server, seed=12)
-    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length >= 4",
-                           timeout=60_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length >= 4", timeout=60_000
+    )
     before = chart_pictures(page)
     page.wait_for_timeout(5000)  # the panel redraws every 0.25 s, every 1 s while a class trains
     after = chart_pictures(page)
@@ -121,7 +122,9 @@ def test_live_view_pause_step_resume(server, page, screenshot_dir, capsys):  # n
     screenshot(page, screenshot_dir / "live_resumed.png")
 
     with capsys.disabled():
-        print(f"\n  training speed: {without_live:.0f} steps/s with the live figures off, "
-              f"{with_live:.0f} steps/s with them on "
-              f"({100 * (1 - with_live / without_live):.0f}% slower); screenshots in {screenshot_dir}",
-              end="")
+        print(
+            f"\n  training speed: {without_live:.0f} steps/s with the live figures off, "
+            f"{with_live:.0f} steps/s with them on "
+            f"({100 * (1 - with_live / without_live):.0f}% slower); screenshots in {screenshot_dir}",
+            end="",
+        )

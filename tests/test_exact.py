@@ -79,7 +79,8 @@ def test_a_narrow_component_inside_a_wide_one():
         model.encoder.weights[-1][0].zero_()  # q no longer depends on y
         model.encoder.biases[-1][0, 0, :10] = locs
         model.encoder.biases[-1][0, 0, 10:] = torch.tensor(
-            [raw_for_scale(s.item(), POSTERIOR_SCALE_BOUNDS) for s in scales])
+            [raw_for_scale(s.item(), POSTERIOR_SCALE_BOUNDS) for s in scales]
+        )
     torch.testing.assert_close(exact.elbo(model, Y)[0], _dense_elbo(model, Y), rtol=RELATIVE, atol=TOLERANCE)
 
 

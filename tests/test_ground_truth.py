@@ -100,8 +100,18 @@ def test_log_marginal_matches_independent_quadrature_within_error_bound(noise_st
 
 # (σ, y) far outside f's range too, where p(t | y) is a spike at an end of [0, ½] (y = 1 at
 # σ = 0.01: 7e-5 wide) that a fixed grid misses.
-EXTREME_CASES = [(0.005, -3.0), (0.01, -3.0), (0.01, 1.0), (0.01, 0.35), (0.03, 1.0), (0.1, 1.0),
-                 (0.01, 0.0), (0.01, 0.1), (0.01, 0.25), (0.005, 0.26)]
+EXTREME_CASES = [
+    (0.005, -3.0),
+    (0.01, -3.0),
+    (0.01, 1.0),
+    (0.01, 0.35),
+    (0.03, 1.0),
+    (0.1, 1.0),
+    (0.01, 0.0),
+    (0.01, 0.1),
+    (0.01, 0.25),
+    (0.005, 0.26),
+]
 
 
 @pytest.mark.parametrize(("noise_std", "y"), EXTREME_CASES)
@@ -110,8 +120,9 @@ def test_log_marginal_at_extreme_y_matches_adaptive_quadrature(noise_std, y):
     centre = min(max(y, 0.0), 0.25) ** 0.5
     exponent = lambda t: -0.5 * ((y - t * t) / noise_std) ** 2  # noqa: E731
     peak = exponent(centre)
-    value, _ = integrate.quad(lambda t: math.exp(exponent(t) - peak), 0, 0.5, points=[centre],
-                              epsabs=0, epsrel=1e-12, limit=500)
+    value, _ = integrate.quad(
+        lambda t: math.exp(exponent(t) - peak), 0, 0.5, points=[centre], epsabs=0, epsrel=1e-12, limit=500
+    )
     reference = math.log(2 * value) + peak - math.log(noise_std) - LOG_SQRT_2PI
     computed = ground_truth.log_marginal(torch.tensor([y], dtype=torch.float64), noise_std).item()
     # 1e-6 relative, except where p(y) is below e^-100 (no figure or metric uses such y).
@@ -137,9 +148,12 @@ def test_grid_posterior_is_bayes_rule_and_integrates_to_one(noise_std):
     # Pointwise exact, so on this fine grid the trapezoid rule integrates it to 1.
     spacing = (z_grid[1] - z_grid[0]).item()
     relative = _quadrature_error_bound(y, noise_std, spacing, "trapezoid") / torch.exp(log_p)
-    torch.testing.assert_close(torch.trapezoid(posterior, z_grid, dim=1),
-                               torch.ones(len(y), dtype=torch.float64), rtol=0,
-                               atol=relative.max().item() + 1e-6)
+    torch.testing.assert_close(
+        torch.trapezoid(posterior, z_grid, dim=1),
+        torch.ones(len(y), dtype=torch.float64),
+        rtol=0,
+        atol=relative.max().item() + 1e-6,
+    )
 
 
 def test_grid_posterior_is_zero_outside_the_unit_interval():
@@ -162,8 +176,9 @@ def test_posterior_slices_reach_their_true_peak_at_small_noise(y):
     centre = f_mode**0.5
     exponent = lambda t: -0.5 * ((y - t * t) / noise_std) ** 2  # noqa: E731
     peak = exponent(centre)
-    value, _ = integrate.quad(lambda t: math.exp(exponent(t) - peak), 0, 0.5, points=[centre],
-                              epsabs=0, epsrel=1e-12, limit=500)
+    value, _ = integrate.quad(
+        lambda t: math.exp(exponent(t) - peak), 0, 0.5, points=[centre], epsabs=0, epsrel=1e-12, limit=500
+    )
     height = 1.0 / (2 * value)  # N(y; f*, σ²) / (2 ∫ N dt), the exponents' peak cancelling
     assert drawn.max().item() == pytest.approx(height, rel=0.01)
 
@@ -189,9 +204,7 @@ def test_ground_truth_posterior_has_four_modes():
     modes = z_grid[1:-1][is_max]
     assert len(modes) == 4, modes
     root = math.sqrt(0.1)
-    expected = torch.tensor(
-        [(0.5 - root) / 2, (0.5 + root) / 2, (1.5 - root) / 2, (1.5 + root) / 2]
-    )
+    expected = torch.tensor([(0.5 - root) / 2, (0.5 + root) / 2, (1.5 - root) / 2, (1.5 + root) / 2])
     spacing = (z_grid[1] - z_grid[0]).item()
     torch.testing.assert_close(modes, expected.double(), rtol=0, atol=spacing)
 

@@ -32,8 +32,9 @@ def normal_pdf(z, loc, scale):
 def fixed_posterior_model(locs, scale: float, prior: str = "gaussian", noise_std: float = 0.1):
     """A model whose encoder ignores y: q(z|y) = (1/M) Σ N(locs[i], scale²) for every y."""
     posterior = "mog" if len(locs) > 1 else "gaussian"
-    config = TrainConfig(prior=prior, posterior=posterior, n_components=max(len(locs), 2),
-                         noise_std=noise_std)
+    config = TrainConfig(
+        prior=prior, posterior=posterior, n_components=max(len(locs), 2), noise_std=noise_std
+    )
     if posterior == "mog":
         config = config.replace(n_components=len(locs))
     model = build_model([config])
@@ -49,8 +50,10 @@ def fixed_posterior_model(locs, scale: float, prior: str = "gaussian", noise_std
 @pytest.fixture(scope="module")
 def trained():
     """One short run per prior/posterior combination (200 steps: shapes, not convergence)."""
-    return {combo: train(TrainConfig(prior=combo[0], posterior=combo[1], steps=200, seed=3))
-            for combo in COMBINATIONS}
+    return {
+        combo: train(TrainConfig(prior=combo[0], posterior=combo[1], steps=200, seed=3))
+        for combo in COMBINATIONS
+    }
 
 
 # ----- mode counting ---------------------------------------------------------------------------
@@ -144,13 +147,15 @@ def test_mixture_components_add_up_to_the_mixture(trained, combo):
     z = np.linspace(-4, 4, 301)
     prior_parts = lf.prior_components(model, z)
     assert prior_parts.shape == (model.prior_distribution().n_components, z.size)
-    np.testing.assert_allclose(prior_parts.sum(axis=0), model.prior_density(z)[0].numpy(),
-                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        prior_parts.sum(axis=0), model.prior_density(z)[0].numpy(), rtol=1e-5, atol=1e-7
+    )
     for y in (0.1, -3.0):
         parts = lf.posterior_components(model, y, z)
         assert parts.shape[0] == model.posterior_components
-        np.testing.assert_allclose(parts.sum(axis=0), model.posterior_density([y], z)[0, 0].numpy(),
-                                   rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(
+            parts.sum(axis=0), model.posterior_density([y], z)[0, 0].numpy(), rtol=1e-5, atol=1e-7
+        )
 
 
 def test_true_marginal_on_the_live_grid_holds_its_mass():
@@ -186,6 +191,7 @@ def traces(fig):
 
 def test_exact_posterior_colour_is_unlike_every_model_colour():
     """p_θ(z|y) used to be dashed orange beside the red MoG-VAE line."""
+
     def rgb(color):
         return np.array(plotly_colors.hex_to_rgb(color), dtype=float)
 
@@ -223,8 +229,9 @@ def test_posterior_figure_draws_the_mixture_components(trained):
     assert [t.showlegend for t in components].count(True) == 1
     z = np.asarray(components[0].x)
     q = next(t for t in traces(fig) if t.name.startswith("q(z|y)"))
-    np.testing.assert_allclose(np.sum([np.asarray(t.y) for t in components], axis=0), np.asarray(q.y),
-                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        np.sum([np.asarray(t.y) for t in components], axis=0), np.asarray(q.y), rtol=1e-5, atol=1e-7
+    )
     assert np.array_equal(np.asarray(q.x), z)
 
 
@@ -292,6 +299,11 @@ def test_animation_plays_slowly_and_the_paper_version_is_static(trained):
 def test_a_click_or_a_drag_chooses_y():
     assert lf.y_from_selection({"points": [{"x": 0.12, "y": 3.1, "curve_number": 0}]}) == 0.12
     assert lf.y_from_selection({"points": [], "box": [{"x": [0.3, 0.1], "y": [0, 1]}]}) == 0.2
-    for nothing in (None, {}, {"points": [], "box": [], "lasso": []}, {"points": [{"x": "a"}]},
-                    {"points": [{"x": float("nan")}]}):
+    for nothing in (
+        None,
+        {},
+        {"points": [], "box": [], "lasso": []},
+        {"points": [{"x": "a"}]},
+        {"points": [{"x": float("nan")}]},
+    ):
         assert lf.y_from_selection(nothing) is None

@@ -75,9 +75,12 @@ def test_log_marginal_matches_monte_carlo(model):
             torch.tensor(NOISE_STD, dtype=torch.float64),
         )
         estimate, se = log_mean_exp_with_se(log_weights)
-        assert (
-            abs(quadrature[index].item() - estimate) < N_STANDARD_ERRORS * se + QUADRATURE_TOLERANCE
-        ), (value, quadrature[index].item(), estimate, se)
+        assert abs(quadrature[index].item() - estimate) < N_STANDARD_ERRORS * se + QUADRATURE_TOLERANCE, (
+            value,
+            quadrature[index].item(),
+            estimate,
+            se,
+        )
 
 
 def test_exact_posterior_integrates_to_one(model):
@@ -135,9 +138,7 @@ def test_elbo_is_below_log_marginal_by_the_exact_kl(model):
     log_q = EqualWeightMixture(locs[0], scales[0]).log_prob(grid.expand(len(y), -1))
     log_exact = torch.log(exact.posterior(model, y, grid)[0])
     q = torch.exp(log_q)
-    kl = torch.trapezoid(
-        torch.where(q > 0, q * (log_q - log_exact), torch.zeros_like(q)), grid, dim=-1
-    )
+    kl = torch.trapezoid(torch.where(q > 0, q * (log_q - log_exact), torch.zeros_like(q)), grid, dim=-1)
 
     for index, (elbo, se) in enumerate(per_y):
         assert elbo <= log_marginal[index].item() + N_STANDARD_ERRORS * se
@@ -222,9 +223,7 @@ def test_prior_quantile_with_narrow_and_wide_components(widest):
     scales = [0.0101] * 9 + [widest]
     with torch.no_grad():
         model.prior.locs[0] = torch.linspace(-1.5, 1.5, 10)
-        model.prior.raw_scales[0] = torch.tensor(
-            [raw_for_scale(s, PRIOR_SCALE_BOUNDS) for s in scales]
-        )
+        model.prior.raw_scales[0] = torch.tensor([raw_for_scale(s, PRIOR_SCALE_BOUNDS) for s in scales])
     assert _cdf_error(model) < QUANTILE_TOLERANCE
 
 
@@ -241,9 +240,7 @@ def test_aligned_decoder_is_the_decoder_at_prior_quantiles(model):
 
 @pytest.mark.parametrize(("prior", "posterior"), COMBINATIONS, ids=COMBINATION_IDS)
 def test_member_copy_matches_the_ensemble(prior, posterior):
-    ensemble = VAE(
-        prior, posterior, n_components=10, hidden=50, noise_std=[0.05, 0.1, 0.2], n_members=3
-    )
+    ensemble = VAE(prior, posterior, n_components=10, hidden=50, noise_std=[0.05, 0.1, 0.2], n_members=3)
     for member, seed in enumerate((5, 6, 7)):
         ensemble.reset_member(member, seed)
     y = torch.tensor([-0.05, 0.0, 0.1, 0.2, 0.3], dtype=torch.float64)
@@ -251,9 +248,7 @@ def test_member_copy_matches_the_ensemble(prior, posterior):
     z = torch.linspace(-2, 2, 11)
     for member in range(3):
         single = ensemble.member(member)
-        assert (
-            single.n_members == 1 and single.noise_std.item() == ensemble.noise_std[member].item()
-        )
+        assert single.n_members == 1 and single.noise_std.item() == ensemble.noise_std[member].item()
         with torch.no_grad():
             torch.testing.assert_close(
                 single.decode(z.unsqueeze(0))[0], ensemble.decode(z.expand(3, -1))[member]

@@ -19,8 +19,17 @@ import torch
 from vae_core import TrainConfig, train, train_many
 from vae_core.service import ServerBusy, TrainingService
 
-SMALL = TrainConfig(prior="mog", posterior="mog", steps=300, n_train=200, n_test=200, hidden=16,
-                    eval_every=50, noise_std=0.03, seed=1)
+SMALL = TrainConfig(
+    prior="mog",
+    posterior="mog",
+    steps=300,
+    n_train=200,
+    n_test=200,
+    hidden=16,
+    eval_every=50,
+    noise_std=0.03,
+    seed=1,
+)
 WAIT = 120  # s: a generous bound for a few hundred steps on a loaded 2-core machine
 
 
@@ -52,8 +61,7 @@ def alone():
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    started = TrainingService(tmp_path_factory.mktemp("service-cache"), workers=1,
-                              read_only_dirs=())
+    started = TrainingService(tmp_path_factory.mktemp("service-cache"), workers=1, read_only_dirs=())
     yield started
     started.close()
 
@@ -63,8 +71,14 @@ def service(tmp_path_factory):
 
 def test_same_config_alone_with_its_seeds_and_beside_other_noise_levels(alone):
     with_seeds = train_many([SMALL.replace(seed=0), SMALL, SMALL.replace(seed=2)])[1]
-    with_strangers = train_many([SMALL.replace(noise_std=0.1, seed=5), SMALL.replace(seed=9, lr=0.03),
-                                 SMALL.replace(noise_std=0.2, steps=500), SMALL])[3]
+    with_strangers = train_many(
+        [
+            SMALL.replace(noise_std=0.1, seed=5),
+            SMALL.replace(seed=9, lr=0.03),
+            SMALL.replace(noise_std=0.2, steps=500),
+            SMALL,
+        ]
+    )[3]
     assert_same_run(with_seeds, alone)
     assert_same_run(with_strangers, alone)
 
@@ -218,8 +232,9 @@ def test_two_servers_sharing_a_cache_folder_train_a_config_once(tmp_path):
 def test_a_closed_tab_releases_its_request_unless_another_session_waits(tmp_path, monkeypatch):
     monkeypatch.setattr("vae_core.service.GONE_GRACE", 0.0)
     connected = {"alice": True, "bob": True, "carol": True}
-    service = TrainingService(tmp_path, workers=1, read_only_dirs=(),
-                              session_alive=lambda owner: connected[owner])
+    service = TrainingService(
+        tmp_path, workers=1, read_only_dirs=(), session_alive=lambda owner: connected[owner]
+    )
     try:
         long = SMALL.replace(steps=50000, early_stop=False)
         alone = service.submit(long.replace(seed=80), "alice")

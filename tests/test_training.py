@@ -92,9 +92,7 @@ def test_ensemble_members_train_as_if_alone(default_results):
         assert member.metrics["test_log_likelihood"] == pytest.approx(
             alone.metrics["test_log_likelihood"], abs=1e-3
         )
-        np.testing.assert_allclose(
-            member.history["train_elbo"], alone.history["train_elbo"], atol=1e-3
-        )
+        np.testing.assert_allclose(member.history["train_elbo"], alone.history["train_elbo"], atol=1e-3)
     # The seeds really are different models.
     assert len({r.metrics["test_log_likelihood"] for r in together}) == 3
 
@@ -103,9 +101,7 @@ def test_train_many_keeps_order_across_groups():
     configs = [
         TrainConfig(prior="gaussian", posterior="mog", steps=30, seed=1, early_stop=False),
         TrainConfig(prior="gaussian", posterior="gaussian", steps=30, seed=2, early_stop=False),
-        TrainConfig(
-            prior="gaussian", posterior="mog", steps=30, seed=3, noise_std=0.05, early_stop=False
-        ),
+        TrainConfig(prior="gaussian", posterior="mog", steps=30, seed=3, noise_std=0.05, early_stop=False),
     ]
     results = train_many(configs)
     assert [r.config for r in results] == configs
@@ -205,10 +201,7 @@ def test_a_diverged_run_keeps_no_snapshot_after_divergence(monkeypatch, at_step)
 
 
 def test_a_diverged_member_leaves_the_rest_of_the_ensemble_intact(monkeypatch):
-    configs = [
-        TrainConfig(prior="mog", posterior="mog", steps=150, seed=s, early_stop=False)
-        for s in (0, 1)
-    ]
+    configs = [TrainConfig(prior="mog", posterior="mog", steps=150, seed=s, early_stop=False) for s in (0, 1)]
     healthy = train(configs[1])
     _poison(monkeypatch, [0], 40)
     diverged, other = train_many(configs)
@@ -224,9 +217,7 @@ def test_a_diverged_member_leaves_the_rest_of_the_ensemble_intact(monkeypatch):
 def test_huge_learning_rate_never_reports_nan_metrics():
     """lr at its limit (10) with the smallest σ: either diverged with no metrics, or finite ones."""
     result = train(
-        TrainConfig(
-            posterior="mog", lr=10.0, noise_std=0.005, steps=30, n_test=50, early_stop=False
-        )
+        TrainConfig(posterior="mog", lr=10.0, noise_std=0.005, steps=30, n_test=50, early_stop=False)
     )
     if result.status == "diverged":
         assert result.metrics == {} and result.diverged_step is not None

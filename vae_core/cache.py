@@ -55,7 +55,8 @@ def save_result(result: TrainResult, directory: Path) -> Path:
         tensors = {f"model.{k}": v.contiguous() for k, v in result.model.state_dict().items()}
         for column in HISTORY_COLUMNS:
             tensors[f"history.{column}"] = torch.tensor(
-                result.history[column].to_numpy(dtype=np.float64, copy=True))
+                result.history[column].to_numpy(dtype=np.float64, copy=True)
+            )
         tensors["snapshot.steps"] = torch.tensor(result.snapshot_steps, dtype=torch.int64)
         tensors["snapshot.decoder"] = torch.tensor(result.snapshot_decoder)
         tensors["snapshot.aligned"] = torch.tensor(result.snapshot_aligned)
@@ -94,7 +95,7 @@ def load_result(config: TrainConfig, directory: Path) -> TrainResult | None:
         tensors = load_file(source / "tensors.safetensors")
         model = build_model([config])
         prefix = "model."
-        model.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+        model.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
         history = pd.DataFrame({c: tensors[f"history.{c}"].numpy() for c in HISTORY_COLUMNS})
         history["step"] = history["step"].astype(int)
         return TrainResult(

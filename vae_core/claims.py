@@ -46,14 +46,14 @@ CONFIDENCE = 0.95
 
 CLAIM_TEXT = {
     "C1": "MFG-VAE: generated y has the right mean but not the right variance; the decoder is "
-          "almost linear; q(z|y) barely changes with y (the inference model is poorly learned).",
+    "almost linear; q(z|y) barely changes with y (the inference model is poorly learned).",
     "C2": "MoG-VAE (MoG posterior): the decoder resembles the true f best (captures the "
-          "curvature); q(z|y) still barely changes with y; training can diverge.",
+    "curvature); q(z|y) still barely changes with y; training can diverge.",
     "C3": "MFG-VAE + MoG prior: best inference (q(z|y) changes with y), generated y looks the "
-          "most like the data; decoder in between the other two.",
+    "most like the data; decoder in between the other two.",
     "C4": "Overall: a more expressive prior matters more than a more expressive posterior.",
     "C5": "Non-identifiability of f (Yacoby et al.): many decoders give the same p(y); it does "
-          "not go away with the richer prior or posterior.",
+    "not go away with the richer prior or posterior.",
 }
 
 # --- thresholds ------------------------------------------------------------------------------
@@ -238,8 +238,11 @@ def _part(status: str, sentence: str) -> _Part:
 
 
 def _no_data(name: str, results) -> _Part:
-    return _part(UNKNOWN, f"{name}: no usable seed ({len(results)} run, all diverged or "
-                          "missing), so this part cannot be checked.")
+    return _part(
+        UNKNOWN,
+        f"{name}: no usable seed ({len(results)} run, all diverged or "
+        "missing), so this part cannot be checked.",
+    )
 
 
 def _interval_note(est: Estimate) -> str:
@@ -257,8 +260,11 @@ def _right_mean(name, results) -> _Part:
     errors = np.abs(metric_values(ok, "generated_mean") - true_mean) / true_std
     est = estimate(errors)
     status = below(est, MEAN_TOLERANCE)
-    return _part(status, f"Mean of generated y off by {est.text()} true std ('right' means "
-                         f"below {MEAN_TOLERANCE}; {_interval_note(est)}).")
+    return _part(
+        status,
+        f"Mean of generated y off by {est.text()} true std ('right' means "
+        f"below {MEAN_TOLERANCE}; {_interval_note(est)}).",
+    )
 
 
 def _wrong_variance(name, results) -> _Part:
@@ -269,9 +275,12 @@ def _wrong_variance(name, results) -> _Part:
     errors = np.abs(metric_values(ok, "generated_std") / true_std - 1)
     est = estimate(errors)
     status = above(est, STD_TOLERANCE)
-    return _part(status, f"Spread of generated y off by {est.text(100, ' %')} (true std "
-                         f"{fmt(true_std)}; 'wrong' means off by more than "
-                         f"{100 * STD_TOLERANCE:.0f} %).")
+    return _part(
+        status,
+        f"Spread of generated y off by {est.text(100, ' %')} (true std "
+        f"{fmt(true_std)}; 'wrong' means off by more than "
+        f"{100 * STD_TOLERANCE:.0f} %).",
+    )
 
 
 def _barely_changes(name, results, probe: bool) -> _Part:
@@ -283,15 +292,24 @@ def _barely_changes(name, results, probe: bool) -> _Part:
     q = metric_values(ok, f"q_information{suffix}")
     truth = metric_values(ok, f"true_information{suffix}")
     if q.size == 0 or q.size != truth.size:
-        return _part(UNKNOWN, f"{name}: no information numbers {'at the paper’s y ' if probe else ''}"
-                              "(results from an older version: retrain).")
+        return _part(
+            UNKNOWN,
+            f"{name}: no information numbers {'at the paper’s y ' if probe else ''}"
+            "(results from an older version: retrain).",
+        )
     est = estimate(q / truth)
-    where = ("at the paper's y = 1, 0.2, −3 (what the paper looked at; two lie far outside "
-             "the data)" if probe else "over 200 test y (inside the data)")
+    where = (
+        "at the paper's y = 1, 0.2, −3 (what the paper looked at; two lie far outside the data)"
+        if probe
+        else "over 200 test y (inside the data)"
+    )
     status = below(est, BARELY_CHANGES)
-    return _part(status, f"q(z|y) {where}: I_q is {est.text(100, ' %')} of the truth's "
-                         f"{fmt(truth.mean())} nats ('barely changes' means below "
-                         f"{100 * BARELY_CHANGES:.0f} %).")
+    return _part(
+        status,
+        f"q(z|y) {where}: I_q is {est.text(100, ' %')} of the truth's "
+        f"{fmt(truth.mean())} nats ('barely changes' means below "
+        f"{100 * BARELY_CHANGES:.0f} %).",
+    )
 
 
 def _best_by_pairs(results_by_model, key, name, lower_better: bool, what: str, tie: float) -> _Part:
@@ -305,8 +323,11 @@ def _best_by_pairs(results_by_model, key, name, lower_better: bool, what: str, t
     label = METRIC_INFO[key][0]
     for other in others:
         # Positive: `name` is better.
-        diffs = paired(results_by_model, key, other, name) if lower_better else \
-            paired(results_by_model, key, name, other)
+        diffs = (
+            paired(results_by_model, key, other, name)
+            if lower_better
+            else paired(results_by_model, key, name, other)
+        )
         est = estimate(diffs)
         statuses.append(above(est, 0.0, tie))
         texts.append(f"{SYMBOL[statuses[-1]]} {est.text()} better than {other}")
@@ -317,9 +338,13 @@ def _best_by_pairs(results_by_model, key, name, lower_better: bool, what: str, t
     else:
         status = UNDECIDED
     mine = fmt_mean_std(metric_values(results_by_model[name], key))
-    return _part(status, f"{what}: {label} of {name} {mine} ({'lower' if lower_better else 'higher'}"
-                         f" is better); paired by seed, it is " + "; ".join(texts)
-                 + f" (a difference counts from {fmt(tie)}).")
+    return _part(
+        status,
+        f"{what}: {label} of {name} {mine} ({'lower' if lower_better else 'higher'}"
+        f" is better); paired by seed, it is "
+        + "; ".join(texts)
+        + f" (a difference counts from {fmt(tie)}).",
+    )
 
 
 # --- the claims --------------------------------------------------------------------------------
@@ -331,10 +356,14 @@ def _claim_c1(results_by_model) -> list[_Part]:
     parts = [_right_mean(MFG, results), _wrong_variance(MFG, results)]
     if ok:
         est = estimate(metric_values(ok, "decoder_linearity_r2"))
-        parts.append(_part(above(est, LINEAR_R2),
-                           f"Decoder: R² of a line through f_φ(z) is {est.text()} ('almost linear' "
-                           f"means above {LINEAR_R2}; the straightest decoder with f's law has "
-                           f"{monotone_reference_r2():.2f})."))
+        parts.append(
+            _part(
+                above(est, LINEAR_R2),
+                f"Decoder: R² of a line through f_φ(z) is {est.text()} ('almost linear' "
+                f"means above {LINEAR_R2}; the straightest decoder with f's law has "
+                f"{monotone_reference_r2():.2f}).",
+            )
+        )
     else:
         parts.append(_no_data(MFG, results))
     parts += [_barely_changes(MFG, results, probe=True), _barely_changes(MFG, results, probe=False)]
@@ -357,28 +386,45 @@ def _can_diverge(results_by_model) -> _Part:
         return _no_data(MOG_POSTERIOR, results)
     diverged = [r for r in results if r.diverged]
     bounded = all(getattr(r.config, "bounded_scales", True) for r in results)
-    others = ", ".join(f"{m} {sum(r.diverged for r in rs)} of {len(rs)}"
-                       for m, rs in results_by_model.items() if m != MOG_POSTERIOR)
+    others = ", ".join(
+        f"{m} {sum(r.diverged for r in rs)} of {len(rs)}"
+        for m, rs in results_by_model.items()
+        if m != MOG_POSTERIOR
+    )
     if diverged:
         steps = ", ".join(f"seed {r.config.seed} at step {r.diverged_step}" for r in diverged)
-        return _part(HOLDS, f"Training diverged in {len(diverged)} of {len(results)} MoG-posterior "
-                            f"runs ({steps}); other models: {others}.")
+        return _part(
+            HOLDS,
+            f"Training diverged in {len(diverged)} of {len(results)} MoG-posterior "
+            f"runs ({steps}); other models: {others}.",
+        )
     if bounded:
-        return _part(UNKNOWN, f"No MoG-posterior run diverged (0 of {len(results)}), as expected: "
-                              "the scales are bounded (a floor and a ceiling), which prevents "
-                              "it by construction. Switch on unbounded variances to test it.")
+        return _part(
+            UNKNOWN,
+            f"No MoG-posterior run diverged (0 of {len(results)}), as expected: "
+            "the scales are bounded (a floor and a ceiling), which prevents "
+            "it by construction. Switch on unbounded variances to test it.",
+        )
     bound = divergence_bound(0, len(results))
-    return _part(UNDECIDED, f"0 of {len(results)} MoG-posterior runs diverged with unbounded "
-                            f"variances: the rate is below {100 * bound:.0f} % (95 % bound), "
-                            f"but 'can diverge' is not refuted; other models: {others}.")
+    return _part(
+        UNDECIDED,
+        f"0 of {len(results)} MoG-posterior runs diverged with unbounded "
+        f"variances: the rate is below {100 * bound:.0f} % (95 % bound), "
+        f"but 'can diverge' is not refuted; other models: {others}.",
+    )
 
 
 def _claim_c2(results_by_model) -> list[_Part]:
     results = results_by_model.get(MOG_POSTERIOR, [])
     return [
-        _best_by_pairs(results_by_model, "decoder_w1", MOG_POSTERIOR, lower_better=True,
-                       what="Decoder closest to f in law (W₁ of the quantile functions)",
-                       tie=W1_TIE),
+        _best_by_pairs(
+            results_by_model,
+            "decoder_w1",
+            MOG_POSTERIOR,
+            lower_better=True,
+            what="Decoder closest to f in law (W₁ of the quantile functions)",
+            tie=W1_TIE,
+        ),
         _barely_changes(MOG_POSTERIOR, results, probe=True),
         _barely_changes(MOG_POSTERIOR, results, probe=False),
         _can_diverge(results_by_model),
@@ -392,39 +438,64 @@ def _follows_own_posterior(name, results) -> _Part:
     q = metric_values(ok, "q_information")
     own = metric_values(ok, "exact_posterior_information")
     est = estimate(np.abs(q / own - 1))
-    return _part(below(est, FOLLOWS_TOLERANCE),
-                 f"q(z|y) follows y as the model's own p_θ(z|y) does: I_q {fmt_mean_std(q)} vs "
-                 f"I_θ {fmt_mean_std(own)} nats, relative difference {est.text(100, ' %')} "
-                 f"(it must stay below {100 * FOLLOWS_TOLERANCE:.0f} %).")
+    return _part(
+        below(est, FOLLOWS_TOLERANCE),
+        f"q(z|y) follows y as the model's own p_θ(z|y) does: I_q {fmt_mean_std(q)} vs "
+        f"I_θ {fmt_mean_std(own)} nats, relative difference {est.text(100, ' %')} "
+        f"(it must stay below {100 * FOLLOWS_TOLERANCE:.0f} %).",
+    )
 
 
 def _decoder_in_between(results_by_model) -> _Part:
     ends = [m for m in (MFG, MOG_POSTERIOR) if usable(results_by_model.get(m, []))]
     if len(ends) < 2 or not usable(results_by_model.get(MOG_PRIOR, [])):
-        return _part(UNKNOWN, "The decoder cannot be placed between the other two: one of the "
-                              "three models has no usable seed.")
+        return _part(
+            UNKNOWN,
+            "The decoder cannot be placed between the other two: one of the three models has no usable seed.",
+        )
     means = {m: metric_values(results_by_model[m], "decoder_w1").mean() for m in ends}
     better, worse = sorted(ends, key=means.get)
     # Between: worse than the better end and better than the worse end, seed by seed.
-    gaps = [estimate(paired(results_by_model, "decoder_w1", MOG_PRIOR, better)),
-            estimate(paired(results_by_model, "decoder_w1", worse, MOG_PRIOR))]
+    gaps = [
+        estimate(paired(results_by_model, "decoder_w1", MOG_PRIOR, better)),
+        estimate(paired(results_by_model, "decoder_w1", worse, MOG_PRIOR)),
+    ]
     statuses = [above(e, 0.0, W1_TIE) for e in gaps]
-    status = HOLDS if all(s == HOLDS for s in statuses) else \
-        FAILS if any(s == FAILS for s in statuses) else UNDECIDED
-    return _part(status, f"Decoder in between (W₁): {SYMBOL[statuses[0]]} worse than {better} by "
-                         f"{gaps[0].text()}, {SYMBOL[statuses[1]]} better than {worse} by "
-                         f"{gaps[1].text()} (paired by seed; counts from {fmt(W1_TIE)}).")
+    status = (
+        HOLDS
+        if all(s == HOLDS for s in statuses)
+        else FAILS
+        if any(s == FAILS for s in statuses)
+        else UNDECIDED
+    )
+    return _part(
+        status,
+        f"Decoder in between (W₁): {SYMBOL[statuses[0]]} worse than {better} by "
+        f"{gaps[0].text()}, {SYMBOL[statuses[1]]} better than {worse} by "
+        f"{gaps[1].text()} (paired by seed; counts from {fmt(W1_TIE)}).",
+    )
 
 
 def _claim_c3(results_by_model) -> list[_Part]:
     results = results_by_model.get(MOG_PRIOR, [])
     return [
-        _best_by_pairs(results_by_model, "inference_gap", MOG_PRIOR, lower_better=True,
-                       what="Best inference (smallest exact inference gap KL(q ‖ p_θ))",
-                       tie=LIKELIHOOD_TIE),
+        _best_by_pairs(
+            results_by_model,
+            "inference_gap",
+            MOG_PRIOR,
+            lower_better=True,
+            what="Best inference (smallest exact inference gap KL(q ‖ p_θ))",
+            tie=LIKELIHOOD_TIE,
+        ),
         _follows_own_posterior(MOG_PRIOR, results),
-        _best_by_pairs(results_by_model, "kl_marginal", MOG_PRIOR, lower_better=True,
-                       what="Generated y most like the data", tie=LIKELIHOOD_TIE),
+        _best_by_pairs(
+            results_by_model,
+            "kl_marginal",
+            MOG_PRIOR,
+            lower_better=True,
+            what="Generated y most like the data",
+            tie=LIKELIHOOD_TIE,
+        ),
         _decoder_in_between(results_by_model),
     ]
 
@@ -435,16 +506,24 @@ def _prior_vs_posterior(results_by_model, key, lower_better: bool, unit: str) ->
     if not all(usable(results_by_model.get(m, [])) for m in (MOG_PRIOR, MOG_POSTERIOR)):
         return _part(UNKNOWN, f"{label}: the MoG prior or the MoG posterior has no usable seed.")
     # gain(prior) − gain(posterior) = metric(prior) − metric(posterior), signed so + is better.
-    diffs = (paired(results_by_model, key, MOG_POSTERIOR, MOG_PRIOR) if lower_better
-             else paired(results_by_model, key, MOG_PRIOR, MOG_POSTERIOR))
+    diffs = (
+        paired(results_by_model, key, MOG_POSTERIOR, MOG_PRIOR)
+        if lower_better
+        else paired(results_by_model, key, MOG_PRIOR, MOG_POSTERIOR)
+    )
     est = estimate(diffs)
-    gains = {m: fmt_mean_std(metric_values(results_by_model[m], key)) for m in PAPER_MODELS
-             if usable(results_by_model.get(m, []))}
+    gains = {
+        m: fmt_mean_std(metric_values(results_by_model[m], key))
+        for m in PAPER_MODELS
+        if usable(results_by_model.get(m, []))
+    }
     listing = ", ".join(f"{m} {v}" for m, v in gains.items())
-    return _part(above(est, 0.0, LIKELIHOOD_TIE),
-                 f"{label} ({'lower' if lower_better else 'higher'} is better; {listing}): the "
-                 f"prior's advantage over the posterior, paired by seed, is {est.text()} {unit} "
-                 f"(counts from {fmt(LIKELIHOOD_TIE)}).")
+    return _part(
+        above(est, 0.0, LIKELIHOOD_TIE),
+        f"{label} ({'lower' if lower_better else 'higher'} is better; {listing}): the "
+        f"prior's advantage over the posterior, paired by seed, is {est.text()} {unit} "
+        f"(counts from {fmt(LIKELIHOOD_TIE)}).",
+    )
 
 
 def _claim_c4(results_by_model) -> list[_Part]:
@@ -477,30 +556,37 @@ def arrangement_excess(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _largest_excess(decoders: list[np.ndarray]) -> float:
-    return max((arrangement_excess(a, b) for a, b in itertools.combinations(decoders, 2)),
-               default=math.nan)
+    return max((arrangement_excess(a, b) for a, b in itertools.combinations(decoders, 2)), default=math.nan)
 
 
 def _non_identifiable(name, results) -> _Part:
     ok = [r for r in usable(results) if aligned_decoder(r) is not None]
     fitting = [r for r in ok if r.metrics.get("kl_marginal", math.inf) <= KL_MATCH]
     if len(fitting) < 2:
-        return _part(UNDECIDED if ok else UNKNOWN,
-                     f"{name}: {len(fitting)} of {len(results)} seeds fit p(y) (KL ≤ {KL_MATCH} "
-                     "nats); two are needed to compare decoders with the same p(y).")
+        return _part(
+            UNDECIDED if ok else UNKNOWN,
+            f"{name}: {len(fitting)} of {len(results)} seeds fit p(y) (KL ≤ {KL_MATCH} "
+            "nats); two are needed to compare decoders with the same p(y).",
+        )
     decoders = [aligned_decoder(r) for r in fitting]
     excess = _largest_excess(decoders)
     # The control: each decoder replaced by its monotone rearrangement, same laws. These are
     # identifiable from p(y), so the test must find nothing.
     control = _largest_excess([np.sort(d) for d in decoders])
     if not control < ARRANGEMENT_GAP:
-        return _part(UNDECIDED, f"{name}: the control (monotone rearrangements) scores "
-                                f"{fmt(control)}, so the test cannot tell arrangements apart here.")
+        return _part(
+            UNDECIDED,
+            f"{name}: the control (monotone rearrangements) scores "
+            f"{fmt(control)}, so the test cannot tell arrangements apart here.",
+        )
     status = HOLDS if excess >= ARRANGEMENT_GAP else FAILS
-    return _part(status, f"{name}: of {len(fitting)} seeds that fit p(y), the two most different "
-                         f"decoders differ by {fmt(excess)} beyond their laws' W₁ (counts from "
-                         f"{ARRANGEMENT_GAP}); control with the same laws: {fmt(control)}, "
-                         "fails as it must.")
+    return _part(
+        status,
+        f"{name}: of {len(fitting)} seeds that fit p(y), the two most different "
+        f"decoders differ by {fmt(excess)} beyond their laws' W₁ (counts from "
+        f"{ARRANGEMENT_GAP}); control with the same laws: {fmt(control)}, "
+        "fails as it must.",
+    )
 
 
 def _claim_c5(results_by_model) -> list[_Part]:
@@ -542,17 +628,27 @@ def check_claims(results_by_model: dict[str, list]) -> list[ClaimVerdict]:
     for claim_id, check in CLAIMS.items():
         parts = check(results_by_model)
         statuses = [p.status for p in parts]
-        verdicts.append(ClaimVerdict(claim_id, CLAIM_TEXT[claim_id], overall(statuses),
-                                     [p.sentence for p in parts], statuses))
+        verdicts.append(
+            ClaimVerdict(
+                claim_id, CLAIM_TEXT[claim_id], overall(statuses), [p.sentence for p in parts], statuses
+            )
+        )
     return verdicts
 
 
 # --- tables ------------------------------------------------------------------------------------
 
 SUMMARY_METRICS = (
-    "test_log_likelihood", "likelihood_gap_to_truth", "kl_marginal", "inference_gap",
-    "decoder_w1", "decoder_linearity_r2", "generated_std", "q_information",
-    "exact_posterior_information", "q_information_probe",
+    "test_log_likelihood",
+    "likelihood_gap_to_truth",
+    "kl_marginal",
+    "inference_gap",
+    "decoder_w1",
+    "decoder_linearity_r2",
+    "generated_std",
+    "q_information",
+    "exact_posterior_information",
+    "q_information_probe",
 )
 
 
@@ -578,8 +674,16 @@ def metrics_per_seed(results_by_model: dict[str, list]) -> pd.DataFrame:
     rows = []
     for name, results in results_by_model.items():
         for r in results:
-            rows.append({"model": name, "seed": r.config.seed, "noise_std": r.config.noise_std,
-                         "n_components": r.config.n_components, "status": r.status,
-                         "steps_run": r.steps_run, "diverged_reason": r.diverged_reason,
-                         **{k: r.metrics.get(k, math.nan) for k in METRIC_INFO}})
+            rows.append(
+                {
+                    "model": name,
+                    "seed": r.config.seed,
+                    "noise_std": r.config.noise_std,
+                    "n_components": r.config.n_components,
+                    "status": r.status,
+                    "steps_run": r.steps_run,
+                    "diverged_reason": r.diverged_reason,
+                    **{k: r.metrics.get(k, math.nan) for k in METRIC_INFO},
+                }
+            )
     return pd.DataFrame(rows)

@@ -31,44 +31,86 @@ def build_parser() -> argparse.ArgumentParser:
         "and write every figure as PNG.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("train", help="train one model (or load it from the cache)",
-                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    run.add_argument("--prior", choices=PRIOR_KINDS, default=DEFAULTS.prior,
-                     help="p(z): N(0,1), or a learned equal-weight mixture of M Gaussians")
-    run.add_argument("--posterior", choices=POSTERIOR_KINDS, default=DEFAULTS.posterior,
-                     help="q(z|y): one Gaussian, or an equal-weight mixture of M Gaussians")
-    run.add_argument("--components", type=int, default=DEFAULTS.n_components, metavar="M",
-                     help="M, the number of mixture components of the prior and/or posterior; "
-                     "ignored when neither is a mixture" + within("n_components"))
-    run.add_argument("--noise-std", type=float, default=DEFAULTS.noise_std, metavar="σ",
-                     help="σ of y | z ~ N(f(z), σ²), known to the model" + within("noise_std"))
-    run.add_argument("--seed", type=int, default=DEFAULTS.seed,
-                     help="seed of the initialisation and Monte Carlo noise")
-    run.add_argument("--data-seed", type=int, default=DEFAULTS.data_seed,
-                     help="seed of the training and test data")
-    run.add_argument("--steps", type=int, default=DEFAULTS.steps,
-                     help="maximum optimisation steps (training may stop earlier once converged)"
-                     + within("steps"))
-    run.add_argument("--lr", type=float, default=DEFAULTS.lr,
-                     help="Adam's initial learning rate" + within("lr"))
-    run.add_argument("--hidden", type=int, default=DEFAULTS.hidden,
-                     help="hidden width of the decoder and encoder MLPs" + within("hidden"))
-    run.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
-                     help="y per step" + within("batch_size"))
-    run.add_argument("--n-train", type=int, default=DEFAULTS.n_train,
-                     help="training set size" + within("n_train"))
-    run.add_argument("--no-early-stop", action="store_true",
-                     help="always run all --steps steps")
-    run.add_argument("--out", type=Path, default=None,
-                     help="folder for the PNG figures and metrics.csv (none: print metrics only)")
-    run.add_argument("--cache-dir", type=Path, default=None,
-                     help="result cache, shared with the app (default: $VAE_MOG_LAB_CACHE, else "
-                          f"$XDG_CACHE_HOME/vae-mog-lab, now {default_cache_dir()})")
+    run = commands.add_parser(
+        "train",
+        help="train one model (or load it from the cache)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    run.add_argument(
+        "--prior",
+        choices=PRIOR_KINDS,
+        default=DEFAULTS.prior,
+        help="p(z): N(0,1), or a learned equal-weight mixture of M Gaussians",
+    )
+    run.add_argument(
+        "--posterior",
+        choices=POSTERIOR_KINDS,
+        default=DEFAULTS.posterior,
+        help="q(z|y): one Gaussian, or an equal-weight mixture of M Gaussians",
+    )
+    run.add_argument(
+        "--components",
+        type=int,
+        default=DEFAULTS.n_components,
+        metavar="M",
+        help="M, the number of mixture components of the prior and/or posterior; "
+        "ignored when neither is a mixture" + within("n_components"),
+    )
+    run.add_argument(
+        "--noise-std",
+        type=float,
+        default=DEFAULTS.noise_std,
+        metavar="σ",
+        help="σ of y | z ~ N(f(z), σ²), known to the model" + within("noise_std"),
+    )
+    run.add_argument(
+        "--seed", type=int, default=DEFAULTS.seed, help="seed of the initialisation and Monte Carlo noise"
+    )
+    run.add_argument(
+        "--data-seed", type=int, default=DEFAULTS.data_seed, help="seed of the training and test data"
+    )
+    run.add_argument(
+        "--steps",
+        type=int,
+        default=DEFAULTS.steps,
+        help="maximum optimisation steps (training may stop earlier once converged)" + within("steps"),
+    )
+    run.add_argument(
+        "--lr", type=float, default=DEFAULTS.lr, help="Adam's initial learning rate" + within("lr")
+    )
+    run.add_argument(
+        "--hidden",
+        type=int,
+        default=DEFAULTS.hidden,
+        help="hidden width of the decoder and encoder MLPs" + within("hidden"),
+    )
+    run.add_argument(
+        "--batch-size", type=int, default=DEFAULTS.batch_size, help="y per step" + within("batch_size")
+    )
+    run.add_argument(
+        "--n-train", type=int, default=DEFAULTS.n_train, help="training set size" + within("n_train")
+    )
+    run.add_argument("--no-early-stop", action="store_true", help="always run all --steps steps")
+    run.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for the PNG figures and metrics.csv (none: print metrics only)",
+    )
+    run.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="result cache, shared with the app (default: $VAE_MOG_LAB_CACHE, else "
+        f"$XDG_CACHE_HOME/vae-mog-lab, now {default_cache_dir()})",
+    )
     run.add_argument("--no-cache", action="store_true", help="train even if a cached result exists")
     run.add_argument("--scale", type=float, default=2.0, help="PNG pixel scale")
     presets = commands.add_parser(
-        "presets", help="train the paper comparison presets shipped in assets/presets",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "presets",
+        help="train the paper comparison presets shipped in assets/presets",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     presets.add_argument("--out", type=Path, default=PRESETS_DIR, help="folder to write them to")
     return parser
 
@@ -83,9 +125,17 @@ def main(argv: list[str] | None = None) -> int:
 def _train(args) -> int:
     try:
         config = TrainConfig(
-            prior=args.prior, posterior=args.posterior, n_components=args.components,
-            noise_std=args.noise_std, seed=args.seed, data_seed=args.data_seed, steps=args.steps,
-            lr=args.lr, hidden=args.hidden, batch_size=args.batch_size, n_train=args.n_train,
+            prior=args.prior,
+            posterior=args.posterior,
+            n_components=args.components,
+            noise_std=args.noise_std,
+            seed=args.seed,
+            data_seed=args.data_seed,
+            steps=args.steps,
+            lr=args.lr,
+            hidden=args.hidden,
+            batch_size=args.batch_size,
+            n_train=args.n_train,
             early_stop=not args.no_early_stop,
         )
     except ValueError as error:
@@ -137,6 +187,8 @@ def _build_presets(directory: Path) -> int:
     # Entries already in `directory` for the same config are kept: delete it to rebuild all.
     results = cached_train_many(configs, directory=directory, read_only_dirs=())
     failed = [r for r in results if r.diverged]
-    print(f"{len(results)} presets in {directory} ({time.perf_counter() - started:.1f} s); "
-          f"{len(failed)} diverged")
+    print(
+        f"{len(results)} presets in {directory} ({time.perf_counter() - started:.1f} s); "
+        f"{len(failed)} diverged"
+    )
     return 0

@@ -57,8 +57,7 @@ def should_stop(validation_elbos: list[float], steps_done: int, max_steps: int) 
     return not improving(validation_elbos)
 
 
-def should_stop_all(histories: list[list[float]], steps_done: list[int],
-                    max_steps: list[int]) -> list[bool]:
+def should_stop_all(histories: list[list[float]], steps_done: list[int], max_steps: list[int]) -> list[bool]:
     """The rule for every member of a batch at once: per-member histories in, decisions out."""
     return [should_stop(h, s, m) for h, s, m in zip(histories, steps_done, max_steps, strict=True)]
 

@@ -63,9 +63,7 @@ class EqualWeightMixture:
         return self.locs.shape[-1]
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
-        per_component = normal_log_prob(
-            z.unsqueeze(-1), self.locs.unsqueeze(-2), self.scales.unsqueeze(-2)
-        )
+        per_component = normal_log_prob(z.unsqueeze(-1), self.locs.unsqueeze(-2), self.scales.unsqueeze(-2))
         return torch.logsumexp(per_component, dim=-1) - math.log(self.n_components)
 
     def rsample_stratified(self, noise: torch.Tensor) -> torch.Tensor:
@@ -132,8 +130,7 @@ class MixturePrior(nn.Module):
         return EqualWeightMixture(self.locs, bounded_scale(self.raw_scales, self.bounds))
 
 
-def make_prior(kind: str, n_members: int, n_components: int,
-               bounded_scales: bool = True) -> nn.Module:
+def make_prior(kind: str, n_members: int, n_components: int, bounded_scales: bool = True) -> nn.Module:
     if kind == "gaussian":
         return StandardNormalPrior(n_members)
     if kind == "mog":

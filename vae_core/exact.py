@@ -125,8 +125,9 @@ def elbo(model, y) -> torch.Tensor:
     locs, scales = q.locs.double()[0], q.scales.double()[0]  # (N, M)
     # Component j's dip into log q matters to component k where k has weight: within
     # BULK_SCALES of k's centre (beyond, k's density is below e^{-12.5} ≈ 4e-6 of its peak).
-    overlap = ((locs.unsqueeze(-1) - locs.unsqueeze(-2)).abs()
-               < BULK_SCALES * scales.unsqueeze(-1) + TAIL_SCALES * scales.unsqueeze(-2))
+    overlap = (locs.unsqueeze(-1) - locs.unsqueeze(-2)).abs() < BULK_SCALES * scales.unsqueeze(
+        -1
+    ) + TAIL_SCALES * scales.unsqueeze(-2)
     narrowest = torch.where(overlap, scales.unsqueeze(-2), math.inf).amin(dim=-1)
     spacing = torch.clamp(narrowest / 4, max=floor)  # in z, per y and component
     # Nodes per component, rounded up to (MIN_COMPONENT_NODES − 1)·2^j + 1: components needing

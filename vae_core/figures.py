@@ -61,16 +61,21 @@ def true_marginal_figure(noise_std: float, data_y=None) -> go.Figure:
     density = torch.exp(ground_truth.log_marginal(grid, noise_std)).numpy()
     fig = go.Figure()
     if data_y is not None:
-        fig.add_histogram(x=np.asarray(data_y), histnorm="probability density", name="sampled data y",
-                          marker_color="#aaaaaa", opacity=0.6, nbinsx=60)
+        fig.add_histogram(
+            x=np.asarray(data_y),
+            histnorm="probability density",
+            name="sampled data y",
+            marker_color="#aaaaaa",
+            opacity=0.6,
+            nbinsx=60,
+        )
     fig.add_scatter(x=grid, y=density, name="exact p(y) (quadrature)", line_color=TRUTH)
     fig.update_xaxes(title="observed y")
     fig.update_yaxes(title="density p(y)")
     return _layout(fig, f"Marginal p(y) at σ = {noise_std:g}", 380)
 
 
-def true_posterior_heatmap(noise_std: float, slice_y=(), n_y: int = 241,
-                           n_z: int = 301) -> go.Figure:
+def true_posterior_heatmap(noise_std: float, slice_y=(), n_y: int = 241, n_z: int = 301) -> go.Figure:
     """p(z | y) over (y, z), exact at every pixel; y spans the data (f's range ± 4σ), and the
     y's of the slices below are marked (those outside the range are named in the title)."""
     ys = y_grid(noise_std, n_y, n_std=4.0)
@@ -79,12 +84,25 @@ def true_posterior_heatmap(noise_std: float, slice_y=(), n_y: int = 241,
     # The colour saturates at the 99th percentile: the few pixels where p(y) is tiny and the
     # posterior a spike (the edges of f's range) would otherwise leave the rest dark.
     top = float(np.quantile(density, 0.99))
-    fig = go.Figure(go.Heatmap(x=ys, y=zs, z=density.T, colorscale="Viridis", zmin=0, zmax=top,
-                               colorbar=dict(title=f"p(z|y)<br>(≥ {top:.3g}<br>saturates)")))
+    fig = go.Figure(
+        go.Heatmap(
+            x=ys,
+            y=zs,
+            z=density.T,
+            colorscale="Viridis",
+            zmin=0,
+            zmax=top,
+            colorbar=dict(title=f"p(z|y)<br>(≥ {top:.3g}<br>saturates)"),
+        )
+    )
     inside = [y for y in slice_y if ys[0] <= y <= ys[-1]]
     for y in inside:
-        fig.add_vline(x=y, line=dict(color="white", dash="dash", width=2),
-                      annotation_text=f"y = {y:g}", annotation_font_color="white")
+        fig.add_vline(
+            x=y,
+            line=dict(color="white", dash="dash", width=2),
+            annotation_text=f"y = {y:g}",
+            annotation_font_color="white",
+        )
     outside = [f"{y:g}" for y in slice_y if y not in inside]
     fig.update_xaxes(title="observed y")
     fig.update_yaxes(title="latent z")
@@ -96,13 +114,19 @@ def true_posterior_slices(noise_std: float, y_values=PAPER_Y_VALUES) -> go.Figur
     """One panel per y, each on its own scale from 0: y = 1's single spike would flatten the
     four-mode slices inside the data if they shared an axis. The z-points include a fine
     window around every mode, so each is drawn at its true height (exact, any σ)."""
-    fig = make_subplots(rows=1, cols=len(y_values),
-                        subplot_titles=[f"y = {y:g}" for y in y_values])
+    fig = make_subplots(rows=1, cols=len(y_values), subplot_titles=[f"y = {y:g}" for y in y_values])
     for col, y in enumerate(y_values, start=1):
         zs = ground_truth.posterior_z_nodes([y], noise_std)
         density = ground_truth.posterior_grid([y], noise_std, zs)[0].numpy()
-        fig.add_scatter(x=zs.numpy(), y=density, name="ground truth p(z | y)", line_color=TRUTH,
-                        showlegend=col == 1, row=1, col=col)
+        fig.add_scatter(
+            x=zs.numpy(),
+            y=density,
+            name="ground truth p(z | y)",
+            line_color=TRUTH,
+            showlegend=col == 1,
+            row=1,
+            col=col,
+        )
         fig.update_xaxes(title_text="latent z", range=[0, 1], row=1, col=col)
         fig.update_yaxes(rangemode="tozero", row=1, col=col)
     fig.update_yaxes(title_text="density p(z | y)", row=1, col=1)
@@ -114,13 +138,26 @@ def true_posterior_slices(noise_std: float, y_values=PAPER_Y_VALUES) -> go.Figur
 
 def decoder_figure(results: list[TrainResult]) -> go.Figure:
     """Learned f_φ(z) three ways: raw, aligned to the true latent, and as a quantile function."""
-    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08, subplot_titles=(
-        "learned decoder f_φ(z)", "aligned: f_φ(F⁻¹(u)) vs f(u)", "quantiles of f_φ(z) vs f(u)"))
-    fig.add_scatter(x=U_GRID, y=ground_truth.f(U_GRID), name="ground truth f", line_color=TRUTH,
-                    row=1, col=2)
-    fig.add_scatter(x=QUANTILE_LEVELS, y=ground_truth.quantiles_of_f(QUANTILE_LEVELS),
-                    name="ground truth quantiles", line=dict(color=TRUTH), showlegend=False,
-                    row=1, col=3)
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        horizontal_spacing=0.08,
+        subplot_titles=(
+            "learned decoder f_φ(z)",
+            "aligned: f_φ(F⁻¹(u)) vs f(u)",
+            "quantiles of f_φ(z) vs f(u)",
+        ),
+    )
+    fig.add_scatter(x=U_GRID, y=ground_truth.f(U_GRID), name="ground truth f", line_color=TRUTH, row=1, col=2)
+    fig.add_scatter(
+        x=QUANTILE_LEVELS,
+        y=ground_truth.quantiles_of_f(QUANTILE_LEVELS),
+        name="ground truth quantiles",
+        line=dict(color=TRUTH),
+        showlegend=False,
+        row=1,
+        col=3,
+    )
     for index, result in enumerate(results):
         model, name = result.model, _label(result, results)
         style = dict(color=color_of(result), dash=SEED_DASHES[index % len(SEED_DASHES)])
@@ -129,11 +166,11 @@ def decoder_figure(results: list[TrainResult]) -> go.Figure:
         decoded = model.decode(torch.tensor(z, dtype=torch.float32).unsqueeze(0))[0].detach()
         aligned = model.aligned_decoder(U_GRID)[0].numpy()
         quantiles = np.sort(model.aligned_decoder(QUANTILE_LEVELS)[0].numpy())
-        fig.add_scatter(x=z, y=decoded.numpy(), name=name, line=style, legendgroup=name,
-                        row=1, col=1)
+        fig.add_scatter(x=z, y=decoded.numpy(), name=name, line=style, legendgroup=name, row=1, col=1)
         for col, (x, y) in ((2, (U_GRID, aligned)), (3, (QUANTILE_LEVELS, quantiles))):
-            fig.add_scatter(x=x, y=y, name=name, line=style, legendgroup=name, showlegend=False,
-                            row=1, col=col)
+            fig.add_scatter(
+                x=x, y=y, name=name, line=style, legendgroup=name, showlegend=False, row=1, col=col
+            )
     fig.update_xaxes(title_text="model latent z", row=1, col=1)
     fig.update_xaxes(title_text="u = F(z)", row=1, col=2)
     fig.update_xaxes(title_text="level t", row=1, col=3)
@@ -148,17 +185,34 @@ def generated_marginal_figure(results: list[TrainResult], n_samples: int = 20000
     grid = y_grid(noise_std, 600, n_std=4.0)
     fig = go.Figure()
     train_y, _ = training_data(results[0].config)
-    fig.add_histogram(x=train_y.numpy(), histnorm="probability density", name="training data y",
-                      marker_color="#999999", opacity=0.45, nbinsx=60)
+    fig.add_histogram(
+        x=train_y.numpy(),
+        histnorm="probability density",
+        name="training data y",
+        marker_color="#999999",
+        opacity=0.45,
+        nbinsx=60,
+    )
     for result in results:
         name = _label(result, results)
         samples = result.model.sample_y(n_samples, seed=result.config.seed)[0].numpy()
-        fig.add_histogram(x=samples, histnorm="probability density", name=f"generated y: {name}",
-                          marker_color=color_of(result), opacity=0.35, nbinsx=80,
-                          legendgroup=name)
+        fig.add_histogram(
+            x=samples,
+            histnorm="probability density",
+            name=f"generated y: {name}",
+            marker_color=color_of(result),
+            opacity=0.35,
+            nbinsx=80,
+            legendgroup=name,
+        )
         density = torch.exp(exact.log_marginal(result.model, grid)[0]).numpy()
-        fig.add_scatter(x=grid, y=density, name=f"exact p_θ(y): {name}", legendgroup=name,
-                        line=dict(color=color_of(result), dash="dash"))
+        fig.add_scatter(
+            x=grid,
+            y=density,
+            name=f"exact p_θ(y): {name}",
+            legendgroup=name,
+            line=dict(color=color_of(result), dash="dash"),
+        )
     truth = torch.exp(ground_truth.log_marginal(grid, noise_std)).numpy()
     fig.add_scatter(x=grid, y=truth, name="ground truth p(y)", line=dict(color=TRUTH, width=3))
     fig.update_layout(barmode="overlay")
@@ -189,22 +243,45 @@ def posterior_figure(result: TrainResult, y_values=PAPER_Y_VALUES) -> go.Figure:
     titles = [f"y = {y:g}: KL(q ‖ p_θ) = {gap:.3g}" for y, gap in zip(y_values, gaps, strict=True)]
     titles += [f"truth, y = {y:g}" for y in y_values]
     fig = make_subplots(rows=2, cols=len(y_values), subplot_titles=titles, vertical_spacing=0.2)
-    for col, (y, (low, high)) in enumerate(zip(y_values, posterior_ranges(model, y_values),
-                                               strict=True), start=1):
+    for col, (y, (low, high)) in enumerate(
+        zip(y_values, posterior_ranges(model, y_values), strict=True), start=1
+    ):
         first = col == 1
         z = np.linspace(low, high, 600)
         q = model.posterior_density([y], z)[0, 0].numpy()
         model_posterior = exact.posterior(model, [y], z)[0, 0].numpy()
-        fig.add_scatter(x=z, y=model_posterior, name="model's exact p_θ(z|y)",
-                        line=dict(color="#ff7f0e", dash="dash"), showlegend=first,
-                        legendgroup="e", row=1, col=col)
-        fig.add_scatter(x=z, y=q, name="encoder q(z|y)", line=dict(color=color_of(result), width=2.5),
-                        showlegend=first, legendgroup="q", row=1, col=col)
+        fig.add_scatter(
+            x=z,
+            y=model_posterior,
+            name="model's exact p_θ(z|y)",
+            line=dict(color="#ff7f0e", dash="dash"),
+            showlegend=first,
+            legendgroup="e",
+            row=1,
+            col=col,
+        )
+        fig.add_scatter(
+            x=z,
+            y=q,
+            name="encoder q(z|y)",
+            line=dict(color=color_of(result), width=2.5),
+            showlegend=first,
+            legendgroup="q",
+            row=1,
+            col=col,
+        )
         zs = ground_truth.posterior_z_nodes([y], result.config.noise_std)
         truth = ground_truth.posterior_grid([y], result.config.noise_std, zs)[0].numpy()
-        fig.add_scatter(x=zs.numpy(), y=truth, name="true p(z|y), truth's own latent",
-                        line=dict(color=TRUTH, width=1.5), showlegend=first, legendgroup="t",
-                        row=2, col=col)
+        fig.add_scatter(
+            x=zs.numpy(),
+            y=truth,
+            name="true p(z|y), truth's own latent",
+            line=dict(color=TRUTH, width=1.5),
+            showlegend=first,
+            legendgroup="t",
+            row=2,
+            col=col,
+        )
         fig.update_xaxes(title_text="model latent z", row=1, col=col)
         fig.update_xaxes(title_text="true latent z ∈ [0, 1]", range=[0, 1], row=2, col=col)
         fig.update_yaxes(rangemode="tozero", row=1, col=col)
@@ -228,9 +305,12 @@ def posterior_ranges(model, y_values) -> list[tuple[float, float]]:
     ranges = []
     for index in range(len(y_values)):
         # q's CDF on a grid over its components' ± 10 scales, p_θ's on the model's own grid.
-        q_grid = torch.linspace((locs[index] - 10 * scales[index]).min().item(),
-                                (locs[index] + 10 * scales[index]).max().item(), 20001,
-                                dtype=torch.float64)
+        q_grid = torch.linspace(
+            (locs[index] - 10 * scales[index]).min().item(),
+            (locs[index] + 10 * scales[index]).max().item(),
+            20001,
+            dtype=torch.float64,
+        )
         q_cdf = type(q)(locs[index], scales[index]).cdf(q_grid)
         ends = []
         for points, cdf in ((q_grid, q_cdf), (grid, p_cdf[index])):
@@ -260,26 +340,40 @@ def training_curves_figure(results_by_model: dict[str, list[TrainResult]]) -> go
             evaluated = result.history.dropna(subset=["validation_elbo"])
             style = dict(color=color_of(result), dash=SEED_DASHES[index % len(SEED_DASHES)])
             label = f"{name}, seed {result.config.seed}"
-            fig.add_scatter(x=evaluated["step"], y=evaluated["validation_elbo"], mode="lines",
-                            line=style, name=name if several else f"exact ELBO: {name}",
-                            legendgroup=name, showlegend=index == 0,
-                            hovertemplate=f"{label}<br>step %{{x}}: exact ELBO %{{y:.4f}}"
-                                          "<extra></extra>")
-            fig.add_scatter(x=evaluated["step"], y=evaluated["validation_log_likelihood"],
-                            mode="markers", marker=dict(color=color_of(result), size=5),
-                            name=f"exact log p_θ(y): {name}", legendgroup=name,
-                            showlegend=not several,
-                            hovertemplate=f"{label}<br>step %{{x}}: exact log p_θ(y) %{{y:.4f}}"
-                                          "<extra></extra>")
+            fig.add_scatter(
+                x=evaluated["step"],
+                y=evaluated["validation_elbo"],
+                mode="lines",
+                line=style,
+                name=name if several else f"exact ELBO: {name}",
+                legendgroup=name,
+                showlegend=index == 0,
+                hovertemplate=f"{label}<br>step %{{x}}: exact ELBO %{{y:.4f}}<extra></extra>",
+            )
+            fig.add_scatter(
+                x=evaluated["step"],
+                y=evaluated["validation_log_likelihood"],
+                mode="markers",
+                marker=dict(color=color_of(result), size=5),
+                name=f"exact log p_θ(y): {name}",
+                legendgroup=name,
+                showlegend=not several,
+                hovertemplate=f"{label}<br>step %{{x}}: exact log p_θ(y) %{{y:.4f}}<extra></extra>",
+            )
             cut = evaluated["step"] > 0.25 * evaluated["step"].max()
-            tails += [evaluated.loc[cut, "validation_elbo"].to_numpy(),
-                      evaluated.loc[cut, "validation_log_likelihood"].to_numpy()]
+            tails += [
+                evaluated.loc[cut, "validation_elbo"].to_numpy(),
+                evaluated.loc[cut, "validation_log_likelihood"].to_numpy(),
+            ]
             if true_value is None:
                 true_value = _true_validation_log_likelihood(result.config)
     if true_value is not None:
-        fig.add_hline(y=true_value, line=dict(color=TRUTH, dash="dot"),
-                      annotation_text=f"true log p(y), the same {VALIDATION_POINTS} validation y",
-                      annotation_position="bottom left")
+        fig.add_hline(
+            y=true_value,
+            line=dict(color=TRUTH, dash="dot"),
+            annotation_text=f"true log p(y), the same {VALIDATION_POINTS} validation y",
+            annotation_position="bottom left",
+        )
         tails.append(np.array([true_value]))
     values = np.concatenate(tails) if tails else np.array([])
     values = values[np.isfinite(values)]
@@ -289,8 +383,7 @@ def training_curves_figure(results_by_model: dict[str, list[TrainResult]]) -> go
         fig.update_yaxes(range=[low - pad, high + pad])
     fig.update_xaxes(title="training step")
     fig.update_yaxes(title=f"nats per y (mean over {VALIDATION_POINTS} validation y)")
-    return _layout(fig, "Training: exact ELBO (lines) and exact log p_θ(y) (dots), same "
-                        "validation y", 420)
+    return _layout(fig, "Training: exact ELBO (lines) and exact log p_θ(y) (dots), same validation y", 420)
 
 
 def _true_validation_log_likelihood(config) -> float:
@@ -299,8 +392,9 @@ def _true_validation_log_likelihood(config) -> float:
     return ground_truth.log_marginal(validation_data(config), config.noise_std).mean().item()
 
 
-def live_elbo_figure(steps: np.ndarray, train_elbo: np.ndarray, labels: list[str],
-                     total_steps: int, smooth: int = 25) -> go.Figure:
+def live_elbo_figure(
+    steps: np.ndarray, train_elbo: np.ndarray, labels: list[str], total_steps: int, smooth: int = 25
+) -> go.Figure:
     """The ELBO curve drawn while training runs (train_elbo: steps × members)."""
     fig = go.Figure()
     kernel = np.ones(smooth) / smooth
@@ -320,34 +414,63 @@ def live_elbo_figure(steps: np.ndarray, train_elbo: np.ndarray, labels: list[str
 def decoder_animation_figure(result: TrainResult) -> go.Figure:
     """The aligned decoder f_φ(F⁻¹(u)) over training, with a play button and a step slider."""
     steps, frames_data = result.snapshot_steps, result.snapshot_aligned
-    truth = go.Scatter(x=U_GRID, y=ground_truth.f(U_GRID), name="ground truth f(u)",
-                       line_color=TRUTH)
+    truth = go.Scatter(x=U_GRID, y=ground_truth.f(U_GRID), name="ground truth f(u)", line_color=TRUTH)
 
     def learned(index):
-        return go.Scatter(x=SNAPSHOT_U, y=frames_data[index], name="learned f_φ(F⁻¹(u))",
-                          line=dict(color=color_of(result), width=3))
+        return go.Scatter(
+            x=SNAPSHOT_U,
+            y=frames_data[index],
+            name="learned f_φ(F⁻¹(u))",
+            line=dict(color=color_of(result), width=3),
+        )
 
-    fig = go.Figure(data=[truth, learned(len(steps) - 1)],
-                    frames=[go.Frame(data=[truth, learned(i)], name=str(s))
-                            for i, s in enumerate(steps)])
+    fig = go.Figure(
+        data=[truth, learned(len(steps) - 1)],
+        frames=[go.Frame(data=[truth, learned(i)], name=str(s)) for i, s in enumerate(steps)],
+    )
     finite = frames_data[np.isfinite(frames_data)]
     low = min(-0.1, float(finite.min()) if finite.size else 0.0)
     high = max(0.35, float(finite.max()) if finite.size else 0.3)
     fig.update_yaxes(title="decoder on the true latent's scale", range=[low - 0.05, high + 0.05])
     fig.update_xaxes(title="u = F_prior(z)", range=[0, 1])
     fig.update_layout(
-        updatemenus=[dict(type="buttons", x=0, y=-0.45, xanchor="left", buttons=[
-            dict(label="▶ play", method="animate",
-                 args=[None, dict(frame=dict(duration=120, redraw=True), fromcurrent=True)]),
-            dict(label="❚❚ pause", method="animate",
-                 args=[[None], dict(frame=dict(duration=0), mode="immediate")]),
-        ])],
-        sliders=[dict(active=len(steps) - 1, x=0.18, y=-0.4, len=0.8,
-                      currentvalue=dict(prefix="step "),
-                      steps=[dict(label=str(s), method="animate",
-                                  args=[[str(s)], dict(mode="immediate",
-                                                       frame=dict(duration=0, redraw=True))])
-                             for s in steps])],
+        updatemenus=[
+            dict(
+                type="buttons",
+                x=0,
+                y=-0.45,
+                xanchor="left",
+                buttons=[
+                    dict(
+                        label="▶ play",
+                        method="animate",
+                        args=[None, dict(frame=dict(duration=120, redraw=True), fromcurrent=True)],
+                    ),
+                    dict(
+                        label="❚❚ pause",
+                        method="animate",
+                        args=[[None], dict(frame=dict(duration=0), mode="immediate")],
+                    ),
+                ],
+            )
+        ],
+        sliders=[
+            dict(
+                active=len(steps) - 1,
+                x=0.18,
+                y=-0.4,
+                len=0.8,
+                currentvalue=dict(prefix="step "),
+                steps=[
+                    dict(
+                        label=str(s),
+                        method="animate",
+                        args=[[str(s)], dict(mode="immediate", frame=dict(duration=0, redraw=True))],
+                    )
+                    for s in steps
+                ],
+            )
+        ],
     )
     return _layout(fig, "Training animation: the decoder at each snapshot", 470)
 
@@ -367,18 +490,32 @@ def _wrapped(name: str) -> str:
 def compare_decoders_figure(results_by_model: dict[str, list[TrainResult]]) -> go.Figure:
     """Aligned decoders of every model and seed, one panel per model, truth in each."""
     names = list(results_by_model)
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=[_wrapped(n) for n in names],
-                        shared_yaxes=True)
+    fig = make_subplots(
+        rows=1, cols=len(names), subplot_titles=[_wrapped(n) for n in names], shared_yaxes=True
+    )
     for col, name in enumerate(names, start=1):
-        fig.add_scatter(x=U_GRID, y=ground_truth.f(U_GRID), name="ground truth f(u)",
-                        line_color=TRUTH, showlegend=col == 1, row=1, col=col)
+        fig.add_scatter(
+            x=U_GRID,
+            y=ground_truth.f(U_GRID),
+            name="ground truth f(u)",
+            line_color=TRUTH,
+            showlegend=col == 1,
+            row=1,
+            col=col,
+        )
         for index, result in enumerate(results_by_model[name]):
             if result.diverged:
                 continue
             aligned = result.model.aligned_decoder(U_GRID)[0].numpy()
-            fig.add_scatter(x=U_GRID, y=aligned, name=f"seed {result.config.seed}",
-                            line=dict(color=color_of(result), dash=SEED_DASHES[index % 5]),
-                            showlegend=False, row=1, col=col)
+            fig.add_scatter(
+                x=U_GRID,
+                y=aligned,
+                name=f"seed {result.config.seed}",
+                line=dict(color=color_of(result), dash=SEED_DASHES[index % 5]),
+                showlegend=False,
+                row=1,
+                col=col,
+            )
         fig.update_xaxes(title_text="u = F_prior(z)", row=1, col=col)
     fig.update_yaxes(title_text="f_φ(F⁻¹(u))", row=1, col=1)
     fig = _layout(fig, "Learned decoders on the true latent's scale (one line per seed)", 420)
@@ -392,31 +529,45 @@ def compare_generated_figure(results_by_model: dict[str, list[TrainResult]]) -> 
     noise_std = any_result.config.noise_std
     grid = y_grid(noise_std, 600, n_std=4.0)
     truth = torch.exp(ground_truth.log_marginal(grid, noise_std)).numpy()
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=[_wrapped(n) for n in names],
-                        shared_yaxes=True)
+    fig = make_subplots(
+        rows=1, cols=len(names), subplot_titles=[_wrapped(n) for n in names], shared_yaxes=True
+    )
     for col, name in enumerate(names, start=1):
-        fig.add_scatter(x=grid, y=truth, name="ground truth p(y)", showlegend=col == 1,
-                        line=dict(color=TRUTH, width=3), row=1, col=col)
+        fig.add_scatter(
+            x=grid,
+            y=truth,
+            name="ground truth p(y)",
+            showlegend=col == 1,
+            line=dict(color=TRUTH, width=3),
+            row=1,
+            col=col,
+        )
         for index, result in enumerate(results_by_model[name]):
             if result.diverged:
                 continue
             density = torch.exp(exact.log_marginal(result.model, grid)[0]).numpy()
-            fig.add_scatter(x=grid, y=density, name=f"seed {result.config.seed}", showlegend=False,
-                            line=dict(color=color_of(result), dash=SEED_DASHES[index % 5]),
-                            row=1, col=col)
+            fig.add_scatter(
+                x=grid,
+                y=density,
+                name=f"seed {result.config.seed}",
+                showlegend=False,
+                line=dict(color=color_of(result), dash=SEED_DASHES[index % 5]),
+                row=1,
+                col=col,
+            )
         fig.update_xaxes(title_text="y", row=1, col=col)
     fig.update_yaxes(title_text="exact p_θ(y)", row=1, col=1)
     fig = _layout(fig, "Marginal likelihood of each model vs the truth", 400)
     return fig.update_layout(margin_t=125)  # room for the two-line panel titles
 
 
-def compare_posteriors_figure(results_by_model: dict[str, list[TrainResult]],
-                              y_values=PAPER_Y_VALUES) -> go.Figure:
+def compare_posteriors_figure(
+    results_by_model: dict[str, list[TrainResult]], y_values=PAPER_Y_VALUES
+) -> go.Figure:
     """q(z|y) (solid) and exact p_θ(z|y) (dashed) of the first seed: models × y values."""
     names = list(results_by_model)
     titles = [f"y = {y:g}" for _ in names for y in y_values]
-    fig = make_subplots(rows=len(names), cols=len(y_values), subplot_titles=titles,
-                        vertical_spacing=0.12)
+    fig = make_subplots(rows=len(names), cols=len(y_values), subplot_titles=titles, vertical_spacing=0.12)
     for row, name in enumerate(names, start=1):
         fig.update_yaxes(title_text=_wrapped(name), row=row, col=1)
         result = next((r for r in results_by_model[name] if not r.diverged), None)
@@ -430,15 +581,28 @@ def compare_posteriors_figure(results_by_model: dict[str, list[TrainResult]],
             q = model.posterior_density([y], z)[0, 0].numpy()
             model_posterior = exact.posterior(model, [y], z)[0, 0].numpy()
             first = row == 1 and col == 1
-            fig.add_scatter(x=z, y=model_posterior, name="exact p_θ(z|y)", showlegend=first,
-                            legendgroup="e", line=dict(color="#ff7f0e", dash="dash"),
-                            row=row, col=col)
-            fig.add_scatter(x=z, y=q, name="encoder q(z|y)", showlegend=first,
-                            legendgroup="q", line=dict(color=color_of(result), width=2.5),
-                            row=row, col=col)
+            fig.add_scatter(
+                x=z,
+                y=model_posterior,
+                name="exact p_θ(z|y)",
+                showlegend=first,
+                legendgroup="e",
+                line=dict(color="#ff7f0e", dash="dash"),
+                row=row,
+                col=col,
+            )
+            fig.add_scatter(
+                x=z,
+                y=q,
+                name="encoder q(z|y)",
+                showlegend=first,
+                legendgroup="q",
+                line=dict(color=color_of(result), width=2.5),
+                row=row,
+                col=col,
+            )
     fig.update_annotations(font_size=12)
-    fig = _layout(fig, "Posteriors at the paper's y values (first seed of each model)",
-                  230 * len(names) + 80)
+    fig = _layout(fig, "Posteriors at the paper's y values (first seed of each model)", 230 * len(names) + 80)
     # The default legend offset (a fraction of the plot height) leaves a gap on this tall figure.
     return fig.update_layout(legend_y=-70 / (230 * len(names) - 110), margin_l=90)
 
@@ -449,4 +613,3 @@ def _label(result: TrainResult, results: list[TrainResult]) -> str:
     if len(same_model) > 1:
         return f"{result.config.model_name} s{result.config.seed}"
     return result.config.model_name
-

@@ -43,18 +43,18 @@ MEANINGS = {
     "truth_f": "The true decoder f(u): the mean of y for a true latent u ~ U(0, 1).",
     "raw_decoder": "The learned decoder f_φ(z): the mean of y the model predicts for its latent z.",
     "aligned_decoder": "The learned decoder on the true latent's scale, u = F_prior(z); "
-                       "a mirror or shuffle of f fits the data equally well.",
+    "a mirror or shuffle of f fits the data equally well.",
     "true_marginal": "The exact density of the data, p(y) = ∫ N(y; f(u), σ²) du.",
     "model_marginal": "The model's exact density of y, p_θ(y) = ∫ N(y; f_φ(z), σ²) p(z) dz: "
-                      "what it generates.",
+    "what it generates.",
     "q": "The encoder's answer q(z|y): which z it thinks produced this y.",
     "q_component": "One of q(z|y)'s M equal-weight components, drawn at 1/M of its height.",
     "exact_posterior": "The model's own exact posterior p_θ(z|y), the target q(z|y) is trained "
-                       "to match; the gap between them is the inference gap.",
+    "to match; the gap between them is the inference gap.",
     "prior": "The prior p(z): where the model puts z before seeing any y.",
     "prior_component": "One of the learned prior's M equal-weight components, at 1/M of its height.",
     "aggregate": "The aggregate posterior q(z) = E_y q(z|y) over the true data: where the encoder "
-                 "actually sends the data. The KL term pulls it towards the prior.",
+    "actually sends the data. The KL term pulls it towards the prior.",
     "probe": "The chosen y: the posterior figure shows q(z|y) and p_θ(z|y) for it.",
 }
 
@@ -187,7 +187,7 @@ def count_modes(density, min_height: float = 0.05, min_dip: float = 0.1) -> int:
     for peak in candidates:
         if kept:
             last = kept[-1]
-            valley = density[last:peak + 1].min()
+            valley = density[last : peak + 1].min()
             if valley > (1 - min_dip) * min(density[last], density[peak]):
                 if density[peak] > density[last]:
                     kept[-1] = peak
@@ -229,14 +229,20 @@ class PosteriorModes:
         """One line for the page: does this posterior really use several modes?"""
         truth = f"the true posterior has {_peaks(self.true_modes)}"
         if self.components == 1:
-            return (f"At y = {self.y:g}, q(z|y) is a single Gaussian (one peak); the model's own "
-                    f"posterior p_θ(z|y) has {_peaks(self.exact_modes)} and {truth}.")
+            return (
+                f"At y = {self.y:g}, q(z|y) is a single Gaussian (one peak); the model's own "
+                f"posterior p_θ(z|y) has {_peaks(self.exact_modes)} and {truth}."
+            )
         if self.q_modes <= 1:
-            return (f"At y = {self.y:g}, q(z|y) has {self.components} components but stays "
-                    f"single-peaked: it does not use its mixture (p_θ(z|y) has "
-                    f"{_peaks(self.exact_modes)}, {truth}).")
-        return (f"At y = {self.y:g}, q(z|y) has {_peaks(self.q_modes)} (from {self.components} "
-                f"components); p_θ(z|y) has {_peaks(self.exact_modes)} and {truth}.")
+            return (
+                f"At y = {self.y:g}, q(z|y) has {self.components} components but stays "
+                f"single-peaked: it does not use its mixture (p_θ(z|y) has "
+                f"{_peaks(self.exact_modes)}, {truth})."
+            )
+        return (
+            f"At y = {self.y:g}, q(z|y) has {_peaks(self.q_modes)} (from {self.components} "
+            f"components); p_θ(z|y) has {_peaks(self.exact_modes)} and {truth}."
+        )
 
 
 def _peaks(n: int) -> str:
@@ -305,10 +311,28 @@ def _faint(color: str, alpha: float = 0.15) -> str:
     return f"rgba({red}, {green}, {blue}, {alpha})"
 
 
-def _line(x, y, name: str, meaning: str, color: str, dash: str = "solid", width: float = 2.0,
-          xname: str = "z", yname: str = "density", mode: str = "lines", **extra) -> go.Scatter:
-    return go.Scatter(x=x, y=y, name=name, mode=mode, line=dict(color=color, dash=dash, width=width),
-                      hovertemplate=_hover(name, MEANINGS[meaning], xname, yname), **extra)
+def _line(
+    x,
+    y,
+    name: str,
+    meaning: str,
+    color: str,
+    dash: str = "solid",
+    width: float = 2.0,
+    xname: str = "z",
+    yname: str = "density",
+    mode: str = "lines",
+    **extra,
+) -> go.Scatter:
+    return go.Scatter(
+        x=x,
+        y=y,
+        name=name,
+        mode=mode,
+        line=dict(color=color, dash=dash, width=width),
+        hovertemplate=_hover(name, MEANINGS[meaning], xname, yname),
+        **extra,
+    )
 
 
 def _side_by_side(n: int) -> dict:
@@ -332,15 +356,27 @@ def _axis_refs(index: int) -> dict:
 def _panel_title(text: str, index: int, n: int) -> dict:
     gap = 0.07
     width = (1 - gap * (n - 1)) / n
-    return dict(text=text, x=index * (width + gap) + width / 2, y=1.0, xref="paper", yref="paper",
-                xanchor="center", yanchor="bottom", showarrow=False, font_size=13)
+    return dict(
+        text=text,
+        x=index * (width + gap) + width / 2,
+        y=1.0,
+        xref="paper",
+        yref="paper",
+        xanchor="center",
+        yanchor="bottom",
+        showarrow=False,
+        font_size=13,
+    )
 
 
 def decoder_live_figure(runs: list[Shown]) -> go.Figure:
     """Left: the raw decoder f_φ(z) in each model's latent. Right: aligned, f_φ(F⁻¹(u)) vs f(u)."""
     u = (np.arange(200) + 0.5) / 200
-    traces = [_line(u, ground_truth.f(u), "ground truth f(u)", "truth_f", TRUTH, xname="u",
-                    yname="f", **_axis_refs(1))]
+    traces = [
+        _line(
+            u, ground_truth.f(u), "ground truth f(u)", "truth_f", TRUTH, xname="u", yname="f", **_axis_refs(1)
+        )
+    ]
     for run in runs:
         model = run.model
         low, high = model.prior_quantile([0.002, 0.998])[0].tolist()
@@ -349,16 +385,43 @@ def decoder_live_figure(runs: list[Shown]) -> go.Figure:
             raw = model.decode(torch.tensor(z, dtype=torch.float32).unsqueeze(0))[0].double().numpy()
         aligned = model.aligned_decoder(u)[0].numpy()
         style = dict(color=run.color, dash=run.dash, width=2.5)
-        traces.append(_line(z, raw, run.label, "raw_decoder", xname="z", yname="f_φ(z)",
-                            legendgroup=run.label, **style, **_axis_refs(0)))
-        traces.append(_line(u, aligned, run.label, "aligned_decoder", xname="u",
-                            yname="f_φ(F⁻¹(u))", legendgroup=run.label, showlegend=False,
-                            **style, **_axis_refs(1)))
+        traces.append(
+            _line(
+                z,
+                raw,
+                run.label,
+                "raw_decoder",
+                xname="z",
+                yname="f_φ(z)",
+                legendgroup=run.label,
+                **style,
+                **_axis_refs(0),
+            )
+        )
+        traces.append(
+            _line(
+                u,
+                aligned,
+                run.label,
+                "aligned_decoder",
+                xname="u",
+                yname="f_φ(F⁻¹(u))",
+                legendgroup=run.label,
+                showlegend=False,
+                **style,
+                **_axis_refs(1),
+            )
+        )
     fig = go.Figure(traces, layout=_side_by_side(2))
-    fig.update_layout(annotations=[_panel_title("learned decoder f_φ(z)", 0, 2),
-                                   _panel_title("aligned: f_φ(F⁻¹(u)) vs f(u)", 1, 2)])
-    fig.update_layout(xaxis_title="model latent z", yaxis_title="f_φ(z)",
-                      xaxis2=dict(title="u = F_prior(z)", range=[0, 1]))
+    fig.update_layout(
+        annotations=[
+            _panel_title("learned decoder f_φ(z)", 0, 2),
+            _panel_title("aligned: f_φ(F⁻¹(u)) vs f(u)", 1, 2),
+        ]
+    )
+    fig.update_layout(
+        xaxis_title="model latent z", yaxis_title="f_φ(z)", xaxis2=dict(title="u = F_prior(z)", range=[0, 1])
+    )
     return _layout(fig, "Decoder", 360).update_layout(margin_b=110)
 
 
@@ -367,15 +430,37 @@ def marginal_live_figure(runs: list[Shown], chosen_y: float | None = None) -> go
     noise_std = runs[0].config.noise_std
     grid, truth = true_marginal(noise_std)
     # Markers (invisible) make every curve's points clickable: Plotly selects points, not lines.
-    traces = [_line(grid, truth, "ground truth p(y)", "true_marginal", TRUTH, width=3, xname="y",
-                    mode="lines+markers", marker=dict(size=6, opacity=0))]
+    traces = [
+        _line(
+            grid,
+            truth,
+            "ground truth p(y)",
+            "true_marginal",
+            TRUTH,
+            width=3,
+            xname="y",
+            mode="lines+markers",
+            marker=dict(size=6, opacity=0),
+        )
+    ]
     for run in runs:
         if run.config.noise_std != noise_std:  # another σ: its own true p(y) would be needed
             continue
         density = torch.exp(exact.log_marginal(run.model, grid)[0]).numpy()
-        traces.append(_line(grid, density, f"p_θ(y) {run.label}", "model_marginal", run.color,
-                            run.dash, 2.5, xname="y", mode="lines+markers",
-                            marker=dict(size=6, opacity=0)))
+        traces.append(
+            _line(
+                grid,
+                density,
+                f"p_θ(y) {run.label}",
+                "model_marginal",
+                run.color,
+                run.dash,
+                2.5,
+                xname="y",
+                mode="lines+markers",
+                marker=dict(size=6, opacity=0),
+            )
+        )
     fig = go.Figure(traces)
     if chosen_y is not None:
         _mark_y(fig, chosen_y, grid)
@@ -388,13 +473,29 @@ def _mark_y(fig: go.Figure, y: float, grid: np.ndarray) -> None:
     """A vertical line at the chosen y (or a note when it lies off the plotted range)."""
     if grid[0] <= y <= grid[-1]:
         fig.add_vline(x=y, line=dict(color=PROBE_COLOR, width=2, dash="dot"))
-        fig.add_annotation(x=y, y=1, yref="paper", text=f"y = {y:g}", showarrow=False,
-                           font=dict(color=PROBE_COLOR), xanchor="left", yanchor="top")
+        fig.add_annotation(
+            x=y,
+            y=1,
+            yref="paper",
+            text=f"y = {y:g}",
+            showarrow=False,
+            font=dict(color=PROBE_COLOR),
+            xanchor="left",
+            yanchor="top",
+        )
     else:
         side = "left" if y < grid[0] else "right"
-        fig.add_annotation(x=0 if side == "left" else 1, xref="paper", y=1, yref="paper",
-                           text=f"y = {y:g} is off to the {side}", showarrow=False,
-                           font=dict(color=PROBE_COLOR), xanchor=side, yanchor="top")
+        fig.add_annotation(
+            x=0 if side == "left" else 1,
+            xref="paper",
+            y=1,
+            yref="paper",
+            text=f"y = {y:g} is off to the {side}",
+            showarrow=False,
+            font=dict(color=PROBE_COLOR),
+            xanchor=side,
+            yanchor="top",
+        )
 
 
 def posterior_live_figure(runs: list[Shown], y: float) -> go.Figure:
@@ -409,18 +510,42 @@ def posterior_live_figure(runs: list[Shown], y: float) -> go.Figure:
         z = posterior_z_points(model, [y])
         q = model.posterior_density([y], z)[0, 0].numpy()
         model_posterior = exact.posterior(model, [y], z)[0, 0].numpy()
-        fig.add_trace(_line(z, model_posterior, "model's exact p_θ(z|y)", "exact_posterior", EXACT_COLOR,
-                            "dash", 2.5, legendgroup="exact", showlegend=first, **axes))
+        fig.add_trace(
+            _line(
+                z,
+                model_posterior,
+                "model's exact p_θ(z|y)",
+                "exact_posterior",
+                EXACT_COLOR,
+                "dash",
+                2.5,
+                legendgroup="exact",
+                showlegend=first,
+                **axes,
+            )
+        )
         if model.posterior_components > 1:
             for row, component in enumerate(posterior_components(model, y, z)):
-                fig.add_trace(_line(z, component, f"q's components ({model.posterior_components}, "
-                                    "each at 1/M)", "q_component", run.color, "dot", 1.0,
-                                    legendgroup=f"components{index}",
-                                    showlegend=row == 0, opacity=0.7, **axes))
+                fig.add_trace(
+                    _line(
+                        z,
+                        component,
+                        f"q's components ({model.posterior_components}, each at 1/M)",
+                        "q_component",
+                        run.color,
+                        "dot",
+                        1.0,
+                        legendgroup=f"components{index}",
+                        showlegend=row == 0,
+                        opacity=0.7,
+                        **axes,
+                    )
+                )
         fig.add_trace(_line(z, q, f"q(z|y) {run.label}", "q", run.color, run.dash, 3.0, **axes))
         suffix = "" if index == 0 else str(index + 1)
-        fig.update_layout({f"xaxis{suffix}": dict(title="model latent z"),
-                           f"yaxis{suffix}": dict(rangemode="tozero")})
+        fig.update_layout(
+            {f"xaxis{suffix}": dict(title="model latent z"), f"yaxis{suffix}": dict(rangemode="tozero")}
+        )
         titles.append(_panel_title(_short(run), index, len(runs)))
     fig.update_layout(yaxis_title="density", annotations=titles if len(runs) > 1 else [])
     return _layout(fig, f"Posterior at y = {y:g}", 360).update_layout(margin_b=110)
@@ -439,16 +564,52 @@ def prior_figure(runs: list[Shown]) -> go.Figure:
         aggregate = aggregate_posterior(model, run.config.noise_std, z)
         if model.prior_kind == "mog":
             for row, component in enumerate(prior_components(model, z)):
-                fig.add_trace(_line(z, component, "prior's components (each at 1/M)",
-                                    "prior_component", TRUTH, "dot", 1.0, legendgroup="pc",
-                                    showlegend=first and row == 0, opacity=0.6, **axes))
-        fig.add_trace(_line(z, prior, "prior p(z)", "prior", TRUTH, width=2.5, legendgroup="prior",
-                            showlegend=first, **axes))
-        fig.add_trace(_line(z, aggregate, f"aggregate q(z) {run.label}", "aggregate", run.color,
-                            run.dash, 3.0, fill="tozeroy", fillcolor=_faint(run.color), **axes))
+                fig.add_trace(
+                    _line(
+                        z,
+                        component,
+                        "prior's components (each at 1/M)",
+                        "prior_component",
+                        TRUTH,
+                        "dot",
+                        1.0,
+                        legendgroup="pc",
+                        showlegend=first and row == 0,
+                        opacity=0.6,
+                        **axes,
+                    )
+                )
+        fig.add_trace(
+            _line(
+                z,
+                prior,
+                "prior p(z)",
+                "prior",
+                TRUTH,
+                width=2.5,
+                legendgroup="prior",
+                showlegend=first,
+                **axes,
+            )
+        )
+        fig.add_trace(
+            _line(
+                z,
+                aggregate,
+                f"aggregate q(z) {run.label}",
+                "aggregate",
+                run.color,
+                run.dash,
+                3.0,
+                fill="tozeroy",
+                fillcolor=_faint(run.color),
+                **axes,
+            )
+        )
         suffix = "" if index == 0 else str(index + 1)
-        fig.update_layout({f"xaxis{suffix}": dict(title="model latent z"),
-                           f"yaxis{suffix}": dict(rangemode="tozero")})
+        fig.update_layout(
+            {f"xaxis{suffix}": dict(title="model latent z"), f"yaxis{suffix}": dict(rangemode="tozero")}
+        )
         titles.append(_panel_title(_short(run), index, len(runs)))
     fig.update_layout(yaxis_title="density", annotations=titles if len(runs) > 1 else [])
     title = "Prior p(z) vs aggregate posterior q(z) = E_y q(z|y)"
@@ -466,16 +627,29 @@ def truth_heatmap_figure(noise_std: float, chosen_y: float | None = None) -> go.
     # The spikes at the edges of f's range (y ≥ 1/4) would take the whole colour scale: cap it
     # so the four bands inside the data stay visible.
     cap = float(np.quantile(table, 0.98))
-    fig = go.Figure(go.Heatmap(x=HEATMAP_Y, y=HEATMAP_Z, z=table, zmin=0, zmax=cap,
-                               colorscale="Viridis",
-                               colorbar=dict(title=f"p(z|y)<br>(≥ {cap:.2g}:<br>top colour)"),
-                               hovertemplate="y = %{x:.3f}, z = %{y:.3f}: p(z|y) = %{z:.2f}"
-                                             "<extra>ground truth</extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            x=HEATMAP_Y,
+            y=HEATMAP_Z,
+            z=table,
+            zmin=0,
+            zmax=cap,
+            colorscale="Viridis",
+            colorbar=dict(title=f"p(z|y)<br>(≥ {cap:.2g}:<br>top colour)"),
+            hovertemplate="y = %{x:.3f}, z = %{y:.3f}: p(z|y) = %{z:.2f}<extra>ground truth</extra>",
+        )
+    )
     # A heat map has no selectable points: an invisible grid of markers takes the clicks.
     click_y, click_z = np.meshgrid(HEATMAP_Y[::2], np.linspace(0.0, 1.0, 11))
-    fig.add_scatter(x=click_y.ravel(), y=click_z.ravel(), mode="markers", showlegend=False,
-                    marker=dict(size=8, opacity=0), name="click to choose y",
-                    hovertemplate="click to choose y = %{x:.3f}<extra></extra>")
+    fig.add_scatter(
+        x=click_y.ravel(),
+        y=click_z.ravel(),
+        mode="markers",
+        showlegend=False,
+        marker=dict(size=8, opacity=0),
+        name="click to choose y",
+        hovertemplate="click to choose y = %{x:.3f}<extra></extra>",
+    )
     if chosen_y is not None:
         _mark_y(fig, chosen_y, HEATMAP_Y)
     fig.update_xaxes(title="observed y")
@@ -487,8 +661,12 @@ def truth_heatmap_figure(noise_std: float, chosen_y: float | None = None) -> go.
 
 
 # Light to dark in each model's colour (figures.MODEL_COLORS); any other model in greys.
-SHADES = {"MFG-VAE": "Blues", "MoG-VAE (MoG posterior)": "Reds", "MFG-VAE + MoG prior": "Greens",
-          "MoG prior + MoG posterior": "Purples"}
+SHADES = {
+    "MFG-VAE": "Blues",
+    "MoG-VAE (MoG posterior)": "Reds",
+    "MFG-VAE + MoG prior": "Greens",
+    "MoG prior + MoG posterior": "Purples",
+}
 ANIMATION_FRAME_MS = 600  # slow enough to narrate: about ten snapshots take six seconds
 
 
@@ -496,51 +674,106 @@ def decoder_animation_figure(result: TrainResult, frame_ms: int = ANIMATION_FRAM
     """The aligned decoder f_φ(F⁻¹(u)) at each snapshot, with a play button and a step slider."""
     steps, frames_data = result.snapshot_steps, result.snapshot_aligned
     color = MODEL_COLORS[result.config.model_name]
-    truth = _line(SNAPSHOT_U, ground_truth.f(SNAPSHOT_U), "ground truth f(u)", "truth_f", TRUTH,
-                  xname="u", yname="f")
+    truth = _line(
+        SNAPSHOT_U, ground_truth.f(SNAPSHOT_U), "ground truth f(u)", "truth_f", TRUTH, xname="u", yname="f"
+    )
 
     def learned(index):
-        return _line(SNAPSHOT_U, frames_data[index], f"learned, step {steps[index]}",
-                     "aligned_decoder", color, width=3, xname="u", yname="f_φ(F⁻¹(u))")
+        return _line(
+            SNAPSHOT_U,
+            frames_data[index],
+            f"learned, step {steps[index]}",
+            "aligned_decoder",
+            color,
+            width=3,
+            xname="u",
+            yname="f_φ(F⁻¹(u))",
+        )
 
     last = len(steps) - 1
-    fig = go.Figure(data=[truth, learned(last)],
-                    frames=[go.Frame(data=[truth, learned(i)], name=str(s)) for i, s in enumerate(steps)])
+    fig = go.Figure(
+        data=[truth, learned(last)],
+        frames=[go.Frame(data=[truth, learned(i)], name=str(s)) for i, s in enumerate(steps)],
+    )
     jump = dict(mode="immediate", frame=dict(duration=0, redraw=True))
-    play = dict(frame=dict(duration=frame_ms, redraw=True), transition=dict(duration=frame_ms // 2),
-                fromcurrent=True, mode="immediate")
+    play = dict(
+        frame=dict(duration=frame_ms, redraw=True),
+        transition=dict(duration=frame_ms // 2),
+        fromcurrent=True,
+        mode="immediate",
+    )
     fig.update_layout(
-        updatemenus=[dict(type="buttons", x=0, y=-0.3, xanchor="left", yanchor="top", buttons=[
-            dict(label="▶ play", method="animate", args=[None, play]),
-            dict(label="❚❚ pause", method="animate",
-                 args=[[None], dict(frame=dict(duration=0), mode="immediate")]),
-        ])],
-        sliders=[dict(active=last, x=0.2, y=-0.25, len=0.8, yanchor="top",
-                      currentvalue=dict(prefix="step "),
-                      steps=[dict(label=str(s), method="animate",
-                                  args=[[str(s)], jump])
-                             for s in steps])],
+        updatemenus=[
+            dict(
+                type="buttons",
+                x=0,
+                y=-0.3,
+                xanchor="left",
+                yanchor="top",
+                buttons=[
+                    dict(label="▶ play", method="animate", args=[None, play]),
+                    dict(
+                        label="❚❚ pause",
+                        method="animate",
+                        args=[[None], dict(frame=dict(duration=0), mode="immediate")],
+                    ),
+                ],
+            )
+        ],
+        sliders=[
+            dict(
+                active=last,
+                x=0.2,
+                y=-0.25,
+                len=0.8,
+                yanchor="top",
+                currentvalue=dict(prefix="step "),
+                steps=[dict(label=str(s), method="animate", args=[[str(s)], jump]) for s in steps],
+            )
+        ],
     )
     _decoder_axes(fig, frames_data)
-    return _layout(fig, "Training animation: the decoder on the true latent's scale at each snapshot",
-                   470).update_layout(margin=dict(t=80, b=150), uirevision=None)
+    return _layout(
+        fig, "Training animation: the decoder on the true latent's scale at each snapshot", 470
+    ).update_layout(margin=dict(t=80, b=150), uirevision=None)
 
 
 def decoder_snapshots_figure(result: TrainResult, max_lines: int = 8) -> go.Figure:
     """The same snapshots on paper: one line per snapshot, light (early) to dark (late)."""
     steps, frames_data = result.snapshot_steps, result.snapshot_aligned
     picks = np.unique(np.linspace(0, len(steps) - 1, min(max_lines, len(steps))).round().astype(int))
-    traces = [_line(SNAPSHOT_U, ground_truth.f(SNAPSHOT_U), "ground truth f(u)", "truth_f", TRUTH,
-                    width=3, xname="u", yname="f")]
+    traces = [
+        _line(
+            SNAPSHOT_U,
+            ground_truth.f(SNAPSHOT_U),
+            "ground truth f(u)",
+            "truth_f",
+            TRUTH,
+            width=3,
+            xname="u",
+            yname="f",
+        )
+    ]
     scale = SHADES.get(result.config.model_name, "Greys")
     shades = plotly_colors.sample_colorscale(scale, np.linspace(0.3, 1.0, len(picks)))
     for shade, index in zip(shades, picks, strict=True):
-        traces.append(_line(SNAPSHOT_U, frames_data[index], f"step {steps[index]}", "aligned_decoder",
-                            shade, width=2, xname="u", yname="f_φ(F⁻¹(u))"))
+        traces.append(
+            _line(
+                SNAPSHOT_U,
+                frames_data[index],
+                f"step {steps[index]}",
+                "aligned_decoder",
+                shade,
+                width=2,
+                xname="u",
+                yname="f_φ(F⁻¹(u))",
+            )
+        )
     fig = go.Figure(traces)
     _decoder_axes(fig, frames_data)
     return _layout(fig, "The decoder over training (light: early, dark: late)", 470).update_layout(
-        margin_t=80, uirevision=None)
+        margin_t=80, uirevision=None
+    )
 
 
 def _decoder_axes(fig: go.Figure, frames_data: np.ndarray) -> None:

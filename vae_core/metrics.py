@@ -22,12 +22,16 @@ METRIC_INFO = {
     "test_log_likelihood": ("test log p_θ(y)", "mean exact model log-likelihood of test y, nats"),
     "true_test_log_likelihood": ("true test log p(y)", "mean exact log p(y) under the ground truth"),
     "likelihood_gap_to_truth": ("log p(y) − log p_θ(y)", "how far the model's fit is from the truth"),
-    "inference_gap": ("inference gap",
-                      "log p_θ(y) − ELBO(y) = KL(q(z|y) ‖ p_θ(z|y)), exact, mean over test y"),
+    "inference_gap": (
+        "inference gap",
+        "log p_θ(y) − ELBO(y) = KL(q(z|y) ‖ p_θ(z|y)), exact, mean over test y",
+    ),
     "kl_marginal": ("KL(p(y) ‖ p_θ(y))", "exact, by quadrature on a y-grid, nats"),
     "decoder_w1": ("W₁ decoder quantiles", "W₁ between f_φ(z), z ~ p(z), and f(u), u ~ U(0,1)"),
-    "decoder_aligned_l1": ("aligned decoder distance",
-                           "mean |f_φ(F⁻¹(u)) − f(u)| at the best of f's symmetries"),
+    "decoder_aligned_l1": (
+        "aligned decoder distance",
+        "mean |f_φ(F⁻¹(u)) − f(u)| at the best of f's symmetries",
+    ),
     "decoder_linearity_r2": ("decoder linearity R²", "R² of a line fit to f_φ(z), z ~ p(z); 1 = linear"),
     "generated_mean": ("generated mean of y", "mean of y under the model"),
     "true_mean": ("true mean of y", "mean of y under the ground truth"),
@@ -36,8 +40,10 @@ METRIC_INFO = {
     "q_information": ("I_q(z; y)", "E_y KL(q(z|y) ‖ q(z)), nats: how much q(z|y) changes with y"),
     "exact_posterior_information": ("I_θ(z; y)", "the same for the model's exact p_θ(z|y)"),
     "true_information": ("I(u; y) truth", "the same for the ground-truth posterior p(u|y)"),
-    "q_information_probe": ("I_q at the paper's y",
-                            "how much q(z|y) changes across the paper's y = 1, 0.2, −3, nats"),
+    "q_information_probe": (
+        "I_q at the paper's y",
+        "how much q(z|y) changes across the paper's y = 1, 0.2, −3, nats",
+    ),
     "exact_posterior_information_probe": ("I_θ at the paper's y", "the same for p_θ(z|y)"),
     "true_information_probe": ("I truth at the paper's y", "the same for the true p(u|y)"),
 }
@@ -69,8 +75,10 @@ def evaluate(model, config, test_y) -> dict:
         "generated_std": float(np.sqrt(aligned.var() + config.noise_std**2)),
         "true_std": true_std,
         **posterior_information(model, test_y[:INFORMATION_TEST_POINTS], config.noise_std),
-        **{f"{key}_probe": value for key, value in
-           posterior_information(model, PROBE_Y, config.noise_std).items()},
+        **{
+            f"{key}_probe": value
+            for key, value in posterior_information(model, PROBE_Y, config.noise_std).items()
+        },
     }
 
 

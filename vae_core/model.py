@@ -40,9 +40,7 @@ class BatchedMLP(nn.Module):
         self.weights = nn.ParameterList(
             nn.Parameter(torch.empty(n_members, a, b)) for a, b in zip(sizes[:-1], sizes[1:])
         )
-        self.biases = nn.ParameterList(
-            nn.Parameter(torch.empty(n_members, 1, b)) for b in sizes[1:]
-        )
+        self.biases = nn.ParameterList(nn.Parameter(torch.empty(n_members, 1, b)) for b in sizes[1:])
 
     def reset_member(self, member: int, generator: torch.Generator) -> None:
         """nn.Linear's default initialisation, U(±1/sqrt(fan_in)), from this member's own seed."""
@@ -112,7 +110,8 @@ class VAE(nn.Module):
                 jitter = 0.1 * torch.randn(spread.shape, generator=generator)
                 self.prior.locs[member] = spread + jitter
                 self.prior.raw_scales[member] = raw_for_scale(
-                    0.5, PRIOR_SCALE_BOUNDS if self.bounded_scales else None)
+                    0.5, PRIOR_SCALE_BOUNDS if self.bounded_scales else None
+                )
 
     # ----- the model's parts -------------------------------------------------------------------
 

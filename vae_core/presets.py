@@ -26,8 +26,14 @@ def comparison_configs(
     models = PAPER_MODELS + ((FOURTH_MODEL,) if include_fourth else ())
     return {
         MODEL_NAMES[(prior, posterior)]: [
-            TrainConfig(prior=prior, posterior=posterior, n_components=n_components,
-                        noise_std=noise_std, seed=seed, **overrides)
+            TrainConfig(
+                prior=prior,
+                posterior=posterior,
+                n_components=n_components,
+                noise_std=noise_std,
+                seed=seed,
+                **overrides,
+            )
             for seed in seeds
         ]
         for prior, posterior in models

@@ -159,9 +159,15 @@ def default_workers() -> int:
 class TrainingService:
     """See the module docstring."""
 
-    def __init__(self, cache_dir: Path, workers: int | None = None,
-                 max_batch: int = DEFAULT_MAX_BATCH, max_waiting: int = DEFAULT_MAX_WAITING,
-                 read_only_dirs=(PRESETS_DIR,), session_alive: Callable[[str], bool] | None = None):
+    def __init__(
+        self,
+        cache_dir: Path,
+        workers: int | None = None,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        max_waiting: int = DEFAULT_MAX_WAITING,
+        read_only_dirs=(PRESETS_DIR,),
+        session_alive: Callable[[str], bool] | None = None,
+    ):
         self.cache_dir = Path(cache_dir)
         # session_alive(session) tells whether a session (its browser tab) is still connected;
         # without it a session is gone ABANDONED_AFTER s after its last status() call.
@@ -223,8 +229,14 @@ class TrainingService:
                 request = _Request(config)
                 request.state, request.result, request.step = "done", cached, cached.steps_run
                 return self._new_ticket(session, request)
-            request = next((r for r in self.requests.values() if r.config.key() == config.key()
-                            and not r.private and r.state in ACTIVE), None)
+            request = next(
+                (
+                    r
+                    for r in self.requests.values()
+                    if r.config.key() == config.key() and not r.private and r.state in ACTIVE
+                ),
+                None,
+            )
             if request is None:
                 if len(self.waiting) >= self.max_waiting:
                     raise ServerBusy(self._busy_message())
@@ -249,13 +261,21 @@ class TrainingService:
             position = self.waiting.index(request) + 1 if request in self.waiting else 0
             eta = self._eta(request, position)
             return Status(
-                ticket=ticket_id, config=request.config, state=request.state, step=request.step,
-                max_steps=request.config.steps, queue_position=position,
-                batch_size=request.batch_size, eta_seconds=eta,
+                ticket=ticket_id,
+                config=request.config,
+                state=request.state,
+                step=request.step,
+                max_steps=request.config.steps,
+                queue_position=position,
+                batch_size=request.batch_size,
+                eta_seconds=eta,
                 message=self._message(request, position, eta),
                 train_elbo=np.asarray(request.train_elbo, dtype=np.float32),
-                evaluations=tuple(request.evaluations), weights=request.weights,
-                result=request.result, retryable=request.retryable, version=request.version,
+                evaluations=tuple(request.evaluations),
+                weights=request.weights,
+                result=request.result,
+                retryable=request.retryable,
+                version=request.version,
             )
 
     def stop(self, ticket_id: str) -> None:
@@ -318,8 +338,12 @@ class TrainingService:
     @staticmethod
     def _continuable(request: _Request) -> bool:
         """Paused, or stopped with a checkpoint: resume continues it (never from scratch)."""
-        stopped = (request.state == "done" and request.checkpoint is not None
-                   and request.result is not None and request.result.status == "stopped")
+        stopped = (
+            request.state == "done"
+            and request.checkpoint is not None
+            and request.result is not None
+            and request.result.status == "stopped"
+        )
         return request.state == "paused" or stopped
 
     def release(self, ticket_id: str) -> None:
@@ -468,10 +492,11 @@ class TrainingService:
             self.waiting.remove(request)
             worker.members += 1
             worker.keys[key] = worker.keys.get(key, 0) + 1
-            self._set(request, state="training" if worker.ready else "starting",
-                      worker=worker.index)
-            self._send(worker.index, ("add", request.id, request.config, request.checkpoint,
-                                      request.pause_at, request.live))
+            self._set(request, state="training" if worker.ready else "starting", worker=worker.index)
+            self._send(
+                worker.index,
+                ("add", request.id, request.config, request.checkpoint, request.pause_at, request.live),
+            )
 
     def _least_loaded(self) -> _Worker:
         return sorted((w for w in self._workers if w.alive), key=lambda w: w.members)[0]
@@ -483,11 +508,14 @@ class TrainingService:
             startup = 0.0 if worker.ready else worker.startup_left()
             return startup + (request.config.steps - request.step) * per_step
         if request.state == "queued":
-            remaining = sorted(self._eta(r, 0) or 0.0 for r in self.requests.values()
-                               if r.state == "training")
+            remaining = sorted(
+                self._eta(r, 0) or 0.0 for r in self.requests.values() if r.state == "training"
+            )
             wait = remaining[min(position, len(remaining)) - 1] if remaining else 0.0
-            per_step = max((w.seconds_per_step for w in self._workers if w.seconds_per_step),
-                           default=INITIAL_SECONDS_PER_STEP)
+            per_step = max(
+                (w.seconds_per_step for w in self._workers if w.seconds_per_step),
+                default=INITIAL_SECONDS_PER_STEP,
+            )
             return wait + request.config.steps * per_step
         return None
 
@@ -497,32 +525,42 @@ class TrainingService:
         if request.state == "queued" and request in self.elsewhere:
             return "Another server of this class is training this model; it appears here when done."
         if request.state == "queued":
-            return (f"Waiting: {position} of {len(self.waiting)} in the queue, all workers are "
-                    f"full; about {eta:.0f} s in all.")
+            return (
+                f"Waiting: {position} of {len(self.waiting)} in the queue, all workers are "
+                f"full; about {eta:.0f} s in all."
+            )
         if request.state == "training":
             others = request.batch_size - 1
-            beside = (f" in one batch with {others} other model{'s' * (others != 1)}"
-                      if others > 0 else "")
-            return (f"Training{beside}: step {request.step} of at most {request.config.steps}, "
-                    f"about {eta:.0f} s left at most.")
+            beside = f" in one batch with {others} other model{'s' * (others != 1)}" if others > 0 else ""
+            return (
+                f"Training{beside}: step {request.step} of at most {request.config.steps}, "
+                f"about {eta:.0f} s left at most."
+            )
         if request.state == "paused":
             return f"Paused at step {request.step}."
         return request.message
 
     def _busy_message(self) -> str:
-        per_step = max((w.seconds_per_step for w in self._workers if w.seconds_per_step),
-                       default=INITIAL_SECONDS_PER_STEP)
+        per_step = max(
+            (w.seconds_per_step for w in self._workers if w.seconds_per_step),
+            default=INITIAL_SECONDS_PER_STEP,
+        )
         wait = len(self.waiting) * TrainConfig().steps * per_step / max(1, len(self._workers))
-        return (f"The class server is busy: {len(self.waiting)} models are waiting ahead of "
-                f"yours. Try again in ~{max(5, round(wait))} s.")
+        return (
+            f"The class server is busy: {len(self.waiting)} models are waiting ahead of "
+            f"yours. Try again in ~{max(5, round(wait))} s."
+        )
 
     # ----- workers ----------------------------------------------------------------------------
 
     def _start_worker(self, index: int) -> _Worker:
         inbox = self._context.Queue()
         process = self._context.Process(
-            target=worker_main, args=(index, inbox, self._outbox, str(self.cache_dir)),
-            name=f"vae-mog-lab-trainer-{index}", daemon=True)
+            target=worker_main,
+            args=(index, inbox, self._outbox, str(self.cache_dir)),
+            name=f"vae-mog-lab-trainer-{index}",
+            daemon=True,
+        )
         with _plain_main_module():
             process.start()
         return _Worker(index, process, inbox)
@@ -588,8 +626,9 @@ class TrainingService:
             else:
                 result, checkpoint = message[4], message[5]
                 request.restore_from(checkpoint)  # kept only for a stopped run (to continue it)
-                self._set(request, state="done", result=result, worker=None,
-                          step=result.steps_run, message="")
+                self._set(
+                    request, state="done", result=result, worker=None, step=result.steps_run, message=""
+                )
                 if result.status != "stopped":
                     self.results[request.config.key()] = result
                     self.trained.append(request.config)
@@ -617,8 +656,13 @@ class TrainingService:
         elif kind == "failed":
             self._member_left(worker, message[3])
             if request is not None:
-                self._set(request, state="failed", worker=None, retryable=True,
-                          message=f"Training failed ({message[4]}). Press Train to try again.")
+                self._set(
+                    request,
+                    state="failed",
+                    worker=None,
+                    retryable=True,
+                    message=f"Training failed ({message[4]}). Press Train to try again.",
+                )
             self._dispatch()
 
     def _member_left(self, worker: _Worker, key: tuple) -> None:
@@ -636,10 +680,15 @@ class TrainingService:
             code = worker.process.exitcode
             for request in self.requests.values():
                 if request.worker == index and request.state in ("training", "starting"):
-                    self._set(request, state="failed", worker=None, retryable=True,
-                              message=f"The training worker stopped unexpectedly (exit code "
-                                      f"{code}); nothing cached was lost. Press Train to try "
-                                      "again.")
+                    self._set(
+                        request,
+                        state="failed",
+                        worker=None,
+                        retryable=True,
+                        message=f"The training worker stopped unexpectedly (exit code "
+                        f"{code}); nothing cached was lost. Press Train to try "
+                        "again.",
+                    )
             self._workers[index] = self._start_worker(index)
         self._dispatch()
 
@@ -702,8 +751,8 @@ class TrainingService:
     def _unclaim(self, request: _Request) -> None:
         key = request.config.key()
         if key in self.claims and not any(
-                r is not request and r.config.key() == key and r.state in ACTIVE
-                for r in self.requests.values()):
+            r is not request and r.config.key() == key and r.state in ACTIVE for r in self.requests.values()
+        ):
             self.claims.discard(key)
             try:
                 self._claim_path(request.config).unlink()
@@ -827,8 +876,9 @@ def worker_main(index: int, inbox, outbox, cache_dir: str) -> None:
             if now - last_sent.get(rid, 0.0) >= interval:
                 last_sent[rid] = now
                 batch = batches[batch_key(member.config)]
-                _send_progress(index, rid, member, batch, outbox, sent_upto, per_step,
-                               with_weights=rid in live)
+                _send_progress(
+                    index, rid, member, batch, outbox, sent_upto, per_step, with_weights=rid in live
+                )
 
 
 def _warm_up(device: str) -> float:
@@ -845,8 +895,7 @@ def _rid_of(members: dict[str, Member], member: Member) -> str:
     return next(rid for rid, m in members.items() if m is member)
 
 
-def _worker_command(index, message, batches, members, outbox, cache_dir, sent_upto,
-                    device) -> None:
+def _worker_command(index, message, batches, members, outbox, cache_dir, sent_upto, device) -> None:
     kind = message[0]
     if kind == "add":
         _, rid, config, checkpoint, pause_at, _live = message
@@ -891,16 +940,29 @@ def _worker_command(index, message, batches, members, outbox, cache_dir, sent_up
             outbox.put(("dropped", index, rid, batch.key))
 
 
-def _send_progress(index, rid, member, batch, outbox, sent_upto, per_step, final=False,
-                   with_weights=True) -> None:
+def _send_progress(
+    index, rid, member, batch, outbox, sent_upto, per_step, final=False, with_weights=True
+) -> None:
     sent_elbo, sent_evals = sent_upto.get(rid, (0, 0))
     start = min(sent_elbo, len(member.train_elbo))
     if final:
         weights = member.checkpoint.weights
     else:
         weights = batch.current_weights(member) if with_weights else None
-    outbox.put(("progress", index, rid, member.step, start, member.train_elbo[start:],
-                member.evaluations[sent_evals:], weights, len(batch.members) or 1, per_step))
+    outbox.put(
+        (
+            "progress",
+            index,
+            rid,
+            member.step,
+            start,
+            member.train_elbo[start:],
+            member.evaluations[sent_evals:],
+            weights,
+            len(batch.members) or 1,
+            per_step,
+        )
+    )
     sent_upto[rid] = (len(member.train_elbo), len(member.evaluations))
 
 

@@ -37,28 +37,35 @@ TOUR = (
         "The data come from a latent z ~ U(0, 1) through f(z) plus Gaussian noise. Every y "
         "between 0 and 0.25 has four z that could have produced it, so the true posterior p(z|y) "
         "has four modes: click the heat map to pick a y and see them.",
-        MFG, ("truth_heatmap", "marginal"), probe_y=0.1,
+        MFG,
+        ("truth_heatmap", "marginal"),
+        probe_y=0.1,
     ),
     TourStep(
         "2. The baseline: MFG-VAE",
         "A mean-field Gaussian VAE (MFG-VAE: N(0, 1) prior, Gaussian q(z|y)) fits the density "
         "p(y) of the data. Compare its p_θ(y) with the truth, then look at the decoder: how "
         "close is it to f?",
-        MFG, ("marginal", "decoder"), probe_y=0.1,
+        MFG,
+        ("marginal", "decoder"),
+        probe_y=0.1,
     ),
     TourStep(
         "3. A richer posterior: MoG-VAE",
         "Now q(z|y) is a mixture of M = 10 Gaussians (MoG: mixture of Gaussians), so it could "
         "put a peak on each of the four true modes. Does it? The line above the figures says how "
         "many peaks it really uses at this y.",
-        MOG_POSTERIOR, ("posterior",), probe_y=0.1,
+        MOG_POSTERIOR,
+        ("posterior",),
+        probe_y=0.1,
     ),
     TourStep(
         "4. The same with sharper data (σ = 0.03)",
         "With less noise the four true modes separate further and a single Gaussian fits them "
         "worse. Count the peaks of q(z|y) again, and compare with the model's own exact "
         "posterior p_θ(z|y) (olive, dashed).",
-        MOG_POSTERIOR.replace(noise_std=0.03, steps=step_budget(0.03)), ("posterior", "marginal"),
+        MOG_POSTERIOR.replace(noise_std=0.03, steps=step_budget(0.03)),
+        ("posterior", "marginal"),
         probe_y=0.1,
     ),
     TourStep(
@@ -67,14 +74,20 @@ TOUR = (
         "The prior figure shows its components next to the aggregate posterior q(z) = E_y q(z|y), "
         "the two distributions the KL term pulls together; the dashed run B is the MFG-VAE "
         "on the same seed.",
-        MOG_PRIOR, ("prior", "posterior"), probe_y=0.1, pinned=MFG,
+        MOG_PRIOR,
+        ("prior", "posterior"),
+        probe_y=0.1,
+        pinned=MFG,
     ),
     TourStep(
         "6. Non-identifiability",
         "Two seeds of the same model (A: seed 1, B: seed 0 dashed) fit p(y) about equally well, "
         "yet their decoders on the true latent's scale differ from f and from each other. Many "
         "decoders give the same p(y), so the data alone cannot tell which is 'right'.",
-        MOG_PRIOR.replace(seed=1), ("decoder", "marginal"), probe_y=0.1, pinned=MOG_PRIOR,
+        MOG_PRIOR.replace(seed=1),
+        ("decoder", "marginal"),
+        probe_y=0.1,
+        pinned=MOG_PRIOR,
     ),
 )
 
@@ -87,6 +100,8 @@ def step(index: int) -> TourStep:
 def settings_summary(config: TrainConfig) -> str:
     """The settings in one line, for when the controls are collapsed (lecture mode)."""
     mixture = f", M = {config.n_components}" if "mog" in (config.prior, config.posterior) else ""
-    return (f"{config.model_name}{mixture} · σ = {config.noise_std:g} · {config.steps} steps · "
-            f"lr {config.lr:g} · width {config.hidden} · seed {config.seed}"
-            f"{' · early stop' if config.early_stop else ''}")
+    return (
+        f"{config.model_name}{mixture} · σ = {config.noise_std:g} · {config.steps} steps · "
+        f"lr {config.lr:g} · width {config.hidden} · seed {config.seed}"
+        f"{' · early stop' if config.early_stop else ''}"
+    )

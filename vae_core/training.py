@@ -92,8 +92,16 @@ class TrainResult:
 def batch_key(config: TrainConfig) -> tuple:
     """Configs with equal shapes can train in one batch (seeds, σ, lr, steps... may differ)."""
     config = config.canonical()
-    return (config.prior, config.posterior, config.n_components, config.hidden, config.batch_size,
-            config.samples_per_component, config.n_train, config.bounded_scales)
+    return (
+        config.prior,
+        config.posterior,
+        config.n_components,
+        config.hidden,
+        config.batch_size,
+        config.samples_per_component,
+        config.n_train,
+        config.bounded_scales,
+    )
 
 
 # ----- one member's state ----------------------------------------------------------------------
@@ -123,8 +131,9 @@ class Checkpoint:
 class Member:
     """A config being trained: its checkpointable state plus its data and noise chunk."""
 
-    def __init__(self, config: TrainConfig, checkpoint: Checkpoint | None = None,
-                 pause_at: int | None = None):
+    def __init__(
+        self, config: TrainConfig, checkpoint: Checkpoint | None = None, pause_at: int | None = None
+    ):
         self.config = config
         self.pause_at = pause_at  # pause once this many steps are done (None: run to the end)
         self.status = "training"  # → completed | converged | diverged | stopped | paused
@@ -153,8 +162,9 @@ class Member:
         weights = {k: v.clone() for k, v in self.single.state_dict().items()}
         size = sum(p.numel() for p in self.single.parameters())
         rng = torch.Generator().manual_seed(self.config.seed * NOISE_SEED_MULTIPLIER + NOISE_SEED_OFFSET)
-        return Checkpoint(self.config, 0, weights, torch.zeros(size), torch.zeros(size),
-                          rng.get_state(), 0, [], [], [])
+        return Checkpoint(
+            self.config, 0, weights, torch.zeros(size), torch.zeros(size), rng.get_state(), 0, [], [], []
+        )
 
     def _draw_chunk(self, start: int) -> None:
         """The noise of the NOISE_CHUNK steps from `start` (a multiple of NOISE_CHUNK)."""
@@ -163,8 +173,11 @@ class Member:
         config = self.config
         shape = (NOISE_CHUNK, config.batch_size, self.single.samples_per_y(config.samples_per_component))
         self.noise = torch.randn(shape, generator=self.generator)
-        self.indices = (torch.randint(config.n_train, shape[:2], generator=self.generator)
-                        if config.batch_size < config.n_train else None)
+        self.indices = (
+            torch.randint(config.n_train, shape[:2], generator=self.generator)
+            if config.batch_size < config.n_train
+            else None
+        )
 
     def step_noise(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """This step's ε and minibatch indices: a function of the member's seed and step alone."""
@@ -184,11 +197,18 @@ class Member:
     def save(self, weights: dict, exp_avg: torch.Tensor, exp_avg_sq: torch.Tensor) -> Checkpoint:
         """Record this member's state (from its batch) as a checkpoint."""
         self.checkpoint = Checkpoint(
-            self.config, self.step, {k: v.detach().cpu().clone() for k, v in weights.items()},
-            exp_avg.cpu().clone(), exp_avg_sq.cpu().clone(), self.chunk_rng_state.clone(),
+            self.config,
+            self.step,
+            {k: v.detach().cpu().clone() for k, v in weights.items()},
+            exp_avg.cpu().clone(),
+            exp_avg_sq.cpu().clone(),
+            self.chunk_rng_state.clone(),
             self.chunk_start,
-            list(self.train_elbo), list(self.evaluations), list(self.snapshots),
-            self.train_seconds, self.ensemble_size,
+            list(self.train_elbo),
+            list(self.evaluations),
+            list(self.snapshots),
+            self.train_seconds,
+            self.ensemble_size,
         )
         return self.checkpoint
 
@@ -196,14 +216,14 @@ class Member:
         """The history up to the member's last valid step (a diverged member's first bad one)."""
         last = self.finished_step if self.finished_step is not None else self.step
         steps = np.arange(1, last + 1)
-        history = pd.DataFrame({"step": steps,
-                                "train_elbo": np.asarray(self.train_elbo[:last], dtype=np.float64)})
+        history = pd.DataFrame(
+            {"step": steps, "train_elbo": np.asarray(self.train_elbo[:last], dtype=np.float64)}
+        )
         history["validation_elbo"] = np.nan
         history["validation_log_likelihood"] = np.nan
         for eval_step, elbo, log_lik in self.evaluations:
             if eval_step <= last:
-                history.loc[eval_step - 1, ["validation_elbo", "validation_log_likelihood"]] = (
-                    elbo, log_lik)
+                history.loc[eval_step - 1, ["validation_elbo", "validation_log_likelihood"]] = (elbo, log_lik)
         return history
 
     def result(self) -> TrainResult:
@@ -351,10 +371,10 @@ class Batch:
         beta1, beta2 = ADAM_BETAS
         self.exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
         self.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        step_size = torch.tensor([lr / (1 - beta1**t) for lr, t in zip(lrs, steps, strict=True)],
-                                 device=self.device).unsqueeze(1)
-        root_bias2 = torch.tensor([math.sqrt(1 - beta2**t) for t in steps],
-                                  device=self.device).unsqueeze(1)
+        step_size = torch.tensor(
+            [lr / (1 - beta1**t) for lr, t in zip(lrs, steps, strict=True)], device=self.device
+        ).unsqueeze(1)
+        root_bias2 = torch.tensor([math.sqrt(1 - beta2**t) for t in steps], device=self.device).unsqueeze(1)
         denom = (self.exp_avg_sq.sqrt() / root_bias2).add_(ADAM_EPS)
         self.flat.sub_(self.exp_avg * step_size / denom)
 
@@ -370,8 +390,9 @@ class Batch:
             if found is not None:
                 member.finished_step, member.diverged_reason = found
                 member.status = "diverged"
-                member.save(self._row_weights(row), self.exp_avg[row, : self.size],
-                            self.exp_avg_sq[row, : self.size])
+                member.save(
+                    self._row_weights(row), self.exp_avg[row, : self.size], self.exp_avg_sq[row, : self.size]
+                )
                 return True
         evaluate_now = done % config.eval_every == 0 or done == config.steps
         if evaluate_now or done in EARLY_SNAPSHOT_STEPS:
@@ -379,8 +400,7 @@ class Batch:
             member.snapshots.append((done, *_snapshot(member.single)))
         if evaluate_now:
             member.evaluations.append((done, *_evaluate_history(member.single, member.valid_y)))
-            if config.early_stop and should_stop([e[1] for e in member.evaluations], done,
-                                                 config.steps):
+            if config.early_stop and should_stop([e[1] for e in member.evaluations], done, config.steps):
                 member.status = "converged"
         if member.status == "training" and done >= config.steps:
             member.status = "completed"
@@ -388,8 +408,9 @@ class Batch:
             member.status = "paused"
         if member.finished:
             member.finished_step = done
-            member.save(self._row_weights(row), self.exp_avg[row, : self.size],
-                        self.exp_avg_sq[row, : self.size])
+            member.save(
+                self._row_weights(row), self.exp_avg[row, : self.size], self.exp_avg_sq[row, : self.size]
+            )
             return True
         return False
 
@@ -409,8 +430,9 @@ def learning_rate(config: TrainConfig, step: int) -> float:
     return config.lr * (floor + (1 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
-def divergence_reason(train_elbo: list[float], noise_std: float,
-                      weights_finite: bool) -> tuple[int, str] | None:
+def divergence_reason(
+    train_elbo: list[float], noise_std: float, weights_finite: bool
+) -> tuple[int, str] | None:
     """(first bad step, reason) if the last DIVERGENCE_CHECK_EVERY steps went bad, else None.
 
     Bounded scales keep the ELBO finite even when Adam blows up (lr = 10 sends it to ~−1e6
@@ -490,8 +512,7 @@ def train_many(
     for index, config in enumerate(configs):
         groups.setdefault(batch_key(config), []).append(index)
     results: list[TrainResult | None] = [None] * len(configs)
-    progress = _ProgressMerger([max(configs[i].steps for i in idx) for idx in groups.values()],
-                               on_progress)
+    progress = _ProgressMerger([max(configs[i].steps for i in idx) for idx in groups.values()], on_progress)
     # One torch thread per batch: these nets are dispatch-bound, and intra-op threads only add
     # contention (default 2 was 1.3× slower idle, up to 60× slower on a loaded machine).
     # Instead the batches run side by side, one per core (torch releases the GIL in ops).
