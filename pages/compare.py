@@ -280,8 +280,26 @@ with st.expander("How the verdicts are decided"):
         "sentence and explained in docs/claims.md. The paper judged one seed per model by eye."
     )
 
+
+def seed_line_style(seed: int) -> str:
+    """How the figures draw a seed's lines (figures.SEED_DASHES, by seed order), in words."""
+    words = {
+        "solid": "solid",
+        "dot": "dotted",
+        "dash": "dashed",
+        "longdash": "long-dashed",
+        "dashdot": "dash-dotted",
+    }
+    return words[figures.SEED_DASHES[seed % len(figures.SEED_DASHES)]]
+
+
 st.subheader("Figures")
+st.caption(
+    "One colour per model, one line style per seed: "
+    + ", ".join(f"seed {seed} {seed_line_style(seed)}" for seed in range(n_seeds))
+    + "."
+)
 for kind, caption in FIGURE_CAPTIONS.items():
-    st.caption(caption)
     ui.show_figure(view.figures[f"{stem}_{kind}"], f"{stem}_{kind}")
+    st.caption(caption)  # under its figure, as on the Train page
 ui.download_all(view.figures, view.per_seed, stem)

@@ -54,6 +54,7 @@ def test_presets_render_instantly_without_training():
     table = at.table[0].value
     assert list(table.columns)[0] == "MFG-VAE" and len(table.columns) == 4
     assert (table != "").all().all(), "an empty cell"
+    assert "seed 0 solid, seed 1 dotted" in texts(at.caption), "the seeds' line styles need a key"
 
 
 def test_bad_url_parameter_warns_and_uses_the_default():
