@@ -17,6 +17,8 @@ import math
 
 import torch
 
+from vae_core.distributions import EqualWeightMixture
+
 MIN_GRID_NODES = 2001
 MAX_GRID_NODES = 40001
 # Grid spacing as a fraction of the narrowest feature: the trapezoid rule on a Gaussian bump
@@ -30,6 +32,11 @@ TAIL_SCALES = 10.0
 BULK_SCALES = 5.0
 MIN_COMPONENT_NODES = 81
 MAX_COMPONENT_NODES = 4097
+# The shared latent grid resolves a component of q at least this many spacings wide: the
+# trapezoid rule's relative error on a Gaussian of scale s at spacing h is ~exp(-2π²(s/h)²),
+# 4e-35 at s = 2h (and log q's dips are as wide as its components).
+SHARED_GRID_MIN_SCALE = 2.0
+MIN_ELBO_GRID_NODES = 401
 
 
 def as_member_batch(model, y) -> torch.Tensor:
@@ -104,25 +111,85 @@ def posterior(model, y, z_grid) -> torch.Tensor:
 def elbo(model, y) -> torch.Tensor:
     """Exact ELBO(y) = ∫ q(z|y) [log p(y|z) + log p(z) − log q(z|y)] dz: y (N,) or (E, N) → (E, N).
 
+    Two quadratures, both the trapezoid rule on uniform grids, which is spectrally accurate for
+    these smooth, Gaussian-weighted integrands:
+
+    - on the model's shared latent grid (`latent_grid`, the one log p_θ(y) uses), where it
+      resolves q: every component of q(z|y) at least SHARED_GRID_MIN_SCALE grid spacings wide
+      and its mass inside the grid. The decoder is then evaluated once for all y, which makes
+      the exact ELBO cheap enough to decide every early stop with (training evaluates it often);
+    - otherwise per component of q (`_elbo_per_component`): for encoders narrower than the
+      grid, or with mass where the prior has none (a y far outside the data).
+    """
+    y = as_member_batch(model, y)
+    if model.n_members > 1:  # grids are per member: one member at a time
+        return torch.cat([elbo(model.member(e), y[e : e + 1]) for e in range(model.n_members)])
+    q = model.posterior(y.float())
+    locs, scales = q.locs.double()[0], q.scales.double()[0]  # (N, M)
+    grid, spacing = _elbo_grid(model, locs, scales)
+    on_grid = (
+        (scales >= SHARED_GRID_MIN_SCALE * spacing)
+        & (locs - TAIL_SCALES * scales >= grid[0])
+        & (locs + TAIL_SCALES * scales <= grid[-1])
+    ).all(dim=-1)
+    result = torch.empty(y.shape[1], dtype=torch.float64)
+    if bool(on_grid.any()):
+        result[on_grid] = _elbo_on_grid(model, y[:, on_grid], locs[on_grid], scales[on_grid], grid, spacing)
+    if not bool(on_grid.all()):
+        off = ~on_grid
+        result[off] = _elbo_per_component(model, y[:, off], locs[off], scales[off])
+    return result.unsqueeze(0)
+
+
+def _elbo_grid(model, locs, scales) -> tuple[torch.Tensor, float]:
+    """A uniform z-grid over the prior's and q's mass, resolving the log joint as `latent_grid`
+    does (NODES_PER_WIDTH nodes per narrowest feature), with at least MIN_ELBO_GRID_NODES nodes.
+    If that needs more than MAX_GRID_NODES nodes, the prior's grid: the y whose q reaches beyond
+    it then go component by component."""
+    finite = torch.isfinite(locs) & torch.isfinite(scales)
+    low, high = model.prior_distribution().support()
+    if bool(finite.any()):
+        low = min(low, (locs - TAIL_SCALES * scales)[finite].min().item())
+        high = max(high, (locs + TAIL_SCALES * scales)[finite].max().item())
+    spacing = min(feature_widths(model)) / NODES_PER_WIDTH
+    n_nodes = max(math.ceil((high - low) / spacing) + 1, MIN_ELBO_GRID_NODES)
+    if n_nodes > MAX_GRID_NODES:
+        return latent_grid(model)
+    return torch.linspace(low, high, n_nodes, dtype=torch.float64), (high - low) / (n_nodes - 1)
+
+
+def _elbo_on_grid(model, y, locs, scales, grid, spacing) -> torch.Tensor:
+    """The ELBO of single-member y (1, N) on the shared latent grid: (N,)."""
+    rows = max(1, MAX_BLOCK_ELEMENTS // (grid.numel() * locs.shape[-1]))
+    blocks = []
+    for start in range(0, y.shape[1], rows):
+        block = slice(start, start + rows)
+        log_joint = log_joint_on_grid(model, y[:, block], grid)[0]  # (n, G)
+        z = grid.expand(log_joint.shape[0], -1)
+        log_q = EqualWeightMixture(locs[block], scales[block]).log_prob(z)  # (n, G)
+        density = torch.exp(log_q)
+        # Where q underflows to 0 its term is 0 (not 0 · −inf).
+        integrand = torch.where(density > 0, density * (log_joint - log_q), 0.0)
+        blocks.append(integrand.sum(dim=-1) * spacing)
+    return torch.cat(blocks)
+
+
+def _elbo_per_component(model, y, locs, scales) -> torch.Tensor:
+    """The ELBO of single-member y (1, N) with q's components (N, M), component by component: (N,).
+
     q is an equal-weight mixture, so ELBO(y) = (1/M) Σ_k E_{x ~ N(0,1)} g(μ_k + s_k x) with
     g = log p(y|z) + log p(z) − log q(z|y). Each expectation is taken by the trapezoid rule on a
     uniform x-grid over ± TAIL_SCALES, fine enough that g is resolved on component k's stretch
     of z: half the likelihood's width σ/|f_φ'|, half the narrowest prior scale, and a quarter of
     the narrowest component of q that overlaps it (a narrow component inside a wide one puts a
-    sharp dip into log q). On a uniform grid the trapezoid rule is spectrally accurate for such
-    smooth, Gaussian-weighted integrands. Gauss–Hermite quadrature, the textbook rule, is not
-    enough: it is exact only when g is smooth on the component's own scale, and a wide
-    component over a steep decoder or a narrow prior component breaks it (on the σ = 0.03
-    presets it was off by up to 1.4 nats).
+    sharp dip into log q). Gauss–Hermite quadrature, the textbook rule, is not enough: it is
+    exact only when g is smooth on the component's own scale, and a wide component over a steep
+    decoder or a narrow prior component breaks it (on the σ = 0.03 presets it was off by up to
+    1.4 nats).
     """
-    y = as_member_batch(model, y)
-    if model.n_members > 1:  # grids are per member: one member at a time
-        return torch.cat([elbo(model.member(e), y[e : e + 1]) for e in range(model.n_members)])
     likelihood_width, prior_width = feature_widths(model)
     floor = min(likelihood_width, prior_width) / NODES_PER_WIDTH
     prior = model.prior_distribution()
-    q = model.posterior(y.float())
-    locs, scales = q.locs.double()[0], q.scales.double()[0]  # (N, M)
     # Component j's dip into log q matters to component k where k has weight: within
     # BULK_SCALES of k's centre (beyond, k's density is below e^{-12.5} ≈ 4e-6 of its peak).
     overlap = (locs.unsqueeze(-1) - locs.unsqueeze(-2)).abs() < BULK_SCALES * scales.unsqueeze(
@@ -147,10 +214,10 @@ def elbo(model, y) -> torch.Tensor:
             r, k = rows[chunk], components[chunk]
             z = (locs[r, k].unsqueeze(-1) + scales[r, k].unsqueeze(-1) * x).unsqueeze(0)  # 1, P, n
             log_prior = prior.log_prob(z.reshape(1, -1).float()).double().reshape(z.shape)
-            log_q = type(q)(locs[r].unsqueeze(0), scales[r].unsqueeze(0)).log_prob(z)
+            log_q = EqualWeightMixture(locs[r].unsqueeze(0), scales[r].unsqueeze(0)).log_prob(z)
             g = model.log_likelihood(y[:, r], z) + log_prior - log_q
             per_component[r, k] = (g[0] * weights).sum(dim=-1)
-    return per_component.mean(dim=-1).unsqueeze(0)
+    return per_component.mean(dim=-1)
 
 
 @torch.no_grad()
