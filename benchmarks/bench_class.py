@@ -38,7 +38,7 @@ import torch  # noqa: E402
 from benchmarks.baseline_store import ResultStore  # noqa: E402
 from vae_core import figures  # noqa: E402
 from vae_core.config import TrainConfig  # noqa: E402
-from vae_core.service import TrainingService  # noqa: E402
+from vae_core.service import TrainingService, default_workers  # noqa: E402
 
 HEAVIEST = TrainConfig(prior="mog", posterior="mog", n_components=10, noise_std=0.1)
 # The page's fragment intervals (ui.PROGRESS_EVERY / PROGRESS_EVERY_BUSY / BUSY_REQUESTS).
@@ -199,7 +199,9 @@ def summary(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 20, 100])
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--workers", type=int, default=None, help="service worker processes (default: the service's own)"
+    )
     parser.add_argument(
         "--timeout",
         type=float,
@@ -211,7 +213,8 @@ def main() -> None:
     torch.set_num_threads(1)  # as app.py
     print(
         f"cores: {os.cpu_count()}, load average at start: "
-        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}; service workers: {args.workers}"
+        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+        f"service workers: {args.workers or default_workers()}"
     )
     idle = []
     for _ in range(5):

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,6 +20,7 @@ import pytest
 import torch
 
 from vae_core import TrainConfig, train, train_many
+from vae_core import service as service_module
 from vae_core.service import ServerBusy, TrainingService
 
 SMALL = TrainConfig(
@@ -205,6 +209,56 @@ def test_a_killed_worker_is_restarted_and_its_requests_can_be_retried(tmp_path):
         assert service.lookup(SMALL.replace(seed=60, steps=100)) is not None  # nothing lost
         retried = service.submit(SMALL.replace(seed=62, steps=100), "y")
         assert wait_for(service, retried).result.status in ("completed", "converged")
+    finally:
+        service.close()
+
+
+KILLED_SERVER = """
+import os, sys, time
+from vae_core.config import TrainConfig
+from vae_core.service import TrainingService
+service = TrainingService(sys.argv[1], workers=2, read_only_dirs=())
+service.submit(TrainConfig(steps=50000, early_stop=False, seed=5), "a")
+service.submit(TrainConfig(steps=50000, early_stop=False, seed=6), "b")
+while not all(w.ready for w in service._workers):
+    time.sleep(0.05)
+print(" ".join(str(w.process.pid) for w in service._workers), flush=True)
+os._exit(0)  # a server that dies without close(): its workers cannot be told to quit
+"""
+
+
+def test_workers_of_a_server_that_died_stop_training(tmp_path):
+    """Orphaned workers would train on and take the cores from the next server."""
+    pids = subprocess.run(
+        [sys.executable, "-c", KILLED_SERVER, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=True,
+    ).stdout.split()
+    assert len(pids) == 2
+    deadline = time.monotonic() + 10 * service_module.PARENT_CHECK_EVERY
+    while time.monotonic() < deadline and any(_running(int(pid)) for pid in pids):
+        time.sleep(0.1)
+    assert not any(_running(int(pid)) for pid in pids), "a worker outlived its server"
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited (nobody reaped it yet)
+
+
+def test_workers_train_at_a_lower_priority_than_the_server(tmp_path):
+    service = TrainingService(tmp_path, workers=1, read_only_dirs=())
+    try:
+        while not service.ready():
+            time.sleep(0.05)
+        worker = service._workers[0].process.pid
+        niceness = int(Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[16])
+        assert niceness >= os.nice(0) + service_module.WORKER_NICENESS or niceness == 19
     finally:
         service.close()
 

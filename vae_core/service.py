@@ -79,7 +79,13 @@ DEFAULT_MAX_WAITING = 200
 # Until a worker has measured itself: seconds per batched step (about 1 ms on one idle core).
 INITIAL_SECONDS_PER_STEP = 1.5e-3
 WORKERS_ENV = "VAE_MOG_LAB_WORKERS"
-DEFAULT_WORKERS = 1  # measured on 2 cores: see benchmarks/RESULTS.md (worker count)
+# One worker per core, up to MAX_DEFAULT_WORKERS (each holds ~400 MB of torch); one on a GPU,
+# which trains a whole class in one batch. Measured on 2 cores: benchmarks/RESULTS.md.
+MAX_DEFAULT_WORKERS = 4
+# Workers run at a lower CPU priority than the web server, so pages stay quick while every
+# core trains: training takes the time the server and the browsers leave.
+WORKER_NICENESS = 10
+PARENT_CHECK_EVERY = 1.0  # s between a worker's checks that its server still runs
 
 ACTIVE = ("starting", "queued", "training")
 
@@ -153,7 +159,12 @@ class _Ticket:
 
 
 def default_workers() -> int:
-    return max(1, int(os.environ.get(WORKERS_ENV, DEFAULT_WORKERS)))
+    """VAE_MOG_LAB_WORKERS if set; else one per core (at most MAX_DEFAULT_WORKERS), 1 with CUDA."""
+    if os.environ.get(WORKERS_ENV):
+        return max(1, int(os.environ[WORKERS_ENV]))
+    if torch.cuda.is_available():
+        return 1
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
 
 
 class TrainingService:
@@ -487,8 +498,9 @@ class TrainingService:
                 self.elsewhere.append(request)
                 self._set(request, state="queued", message="")
                 continue
-            joining = [w for w in ready if key in w.keys]
-            worker = (joining or sorted(ready, key=lambda w: w.members))[0]
+            # The least loaded worker, so every core trains; of equals, one already running
+            # this shape (the request joins that batch instead of starting another).
+            worker = min(ready, key=lambda w: (w.members, key not in w.keys))
             self.waiting.remove(request)
             worker.members += 1
             worker.keys[key] = worker.keys.get(key, 0) + 1
@@ -827,6 +839,8 @@ def _plain_main_module():
 def worker_main(index: int, inbox, outbox, cache_dir: str) -> None:
     """Train whatever the service sends, every batch one step at a time, round robin."""
     torch.set_num_threads(1)
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     seconds_per_step = _warm_up(device)
     outbox.put(("ready", index, seconds_per_step))
@@ -836,9 +850,17 @@ def worker_main(index: int, inbox, outbox, cache_dir: str) -> None:
     sent_upto: dict[str, tuple[int, int]] = {}  # rid → (elbo values, evaluations) already sent
     live: set[str] = set()  # requests whose progress carries the current weights
     per_step = seconds_per_step
+    parent = mp.parent_process()
+    checked_parent = time.monotonic()
     while True:
+        if time.monotonic() - checked_parent >= PARENT_CHECK_EVERY:
+            # A server killed outright (SIGKILL, a crash) cannot send "quit": without this
+            # check its workers would train on, orphaned, taking the cores from everyone.
+            if parent is not None and not parent.is_alive():
+                return
+            checked_parent = time.monotonic()
         try:
-            message = inbox.get_nowait() if members else inbox.get()
+            message = inbox.get_nowait() if members else inbox.get(timeout=PARENT_CHECK_EVERY)
         except queue.Empty:
             message = None
         while message is not None:
