@@ -269,13 +269,24 @@ def training_view(statuses, elbo: go.Figure | None) -> None:
     a second, from the member's current weights (the service sends them about 5×/s)."""
     status = statuses[0]
     ticket = ui.ticket_of(PAGE, status.config)
-    if ticket is not None and st.session_state.get(LIVE_ON, True):
+    wanted = st.session_state.get(LIVE_ON, True)
+    # While a class trains, redrawing everyone's distributions would take the cores (the
+    # server's and the browsers') that train their models: the view rests, except for a
+    # paused run, which costs one drawing.
+    resting = wanted and status.state != "paused" and ui.server_busy()
+    if ticket is not None and wanted and not resting:
         try:  # live=True: the service now sends this run's weights about 5×/s
             status = ui.training_service().status(ticket, live=True)
         except KeyError:
             pass
     run_controls(status)
-    if status.weights is None or not st.session_state.get(LIVE_ON, True):
+    if resting:
+        st.caption(
+            f"The live figures and the training curve rest while the class server is busy "
+            f"({ui.models_training()} models training), so that every model trains fast. They "
+            "return when it is quieter; Pause shows them for your run."
+        )
+    if status.weights is None or not wanted or resting:
         if elbo is not None:
             chart(elbo, "live.first")
         return

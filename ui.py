@@ -56,8 +56,8 @@ def cache_dir() -> Path:
 # is quiet (a lone student sees the model as soon as it is ready), slower when a class trains
 # (each redraw builds a live chart, ~10 ms of the server's time per session).
 PROGRESS_EVERY = 0.25
-PROGRESS_EVERY_BUSY = 1.0
-BUSY_REQUESTS = 4  # requests training at once from which the server counts as busy
+PROGRESS_EVERY_BUSY = 2.0
+BUSY_SESSIONS = 4  # sessions waiting for training from which the server counts as busy
 SESSION_ID = "_session_id"
 
 
@@ -129,6 +129,23 @@ def _stop(slot: str, configs: list[TrainConfig]) -> None:
             service.stop(tickets[config.key()])
 
 
+RESTING = (
+    "The training curve rests while the class server is busy, so that every model trains fast; "
+    "it returns when it is quieter."
+)
+
+
+def models_training() -> int:
+    """Requests queued or training on this server, every session's."""
+    return len(training_service().jobs)
+
+
+def server_busy() -> bool:
+    """A class is training: progress redraws less often and live figures rest. Counted in
+    sessions, not models: 20 students waiting for one shared model cost 20 redraws."""
+    return training_service().sessions_waiting() >= BUSY_SESSIONS
+
+
 def training_active(slot: str, configs: list[TrainConfig]) -> bool:
     """Whether any of this session's requests for `configs` is queued, training or paused."""
     return any(s is not None and s.state not in ("done", "failed") for s in _statuses(slot, configs))
@@ -150,8 +167,7 @@ def training_panel(
     statuses = _statuses(slot, configs)
     results = [s.result if s is not None and s.state == "done" else None for s in statuses]
     if any(s is not None and s.state not in ("done", "failed") for s in statuses):
-        busy = len(training_service().jobs) >= BUSY_REQUESTS
-        (_progress_busy if busy else _progress_quick)(slot, configs, live)
+        (_progress_busy if server_busy() else _progress_quick)(slot, configs, live)
         return results
     for status in statuses:
         if status is not None and status.state == "failed":
@@ -204,16 +220,15 @@ def _progress(slot: str, configs: list[TrainConfig], live=None) -> None:
         else (f"{len(statuses) - len(active)} of {len(statuses)} models done. {lead.message}")
     )
     st.progress(min(done / total, 1.0), text=text)
+    # While a class trains, charts redrawn in every student's page would take the cores (the
+    # server's and the browsers') that train their models: the progress bar alone then.
+    elbo = None if server_busy() else _live_elbo(statuses)
     if live is not None:
-        live(statuses, _live_elbo(statuses))
-        return
-    _live_chart(statuses)
-
-
-def _live_chart(statuses: list[Status]) -> None:
-    live = _live_elbo(statuses)
-    if live is not None:
-        st.plotly_chart(styled(live), width="stretch", theme=None, key="live_chart")
+        live(statuses, elbo)
+    elif elbo is not None:
+        st.plotly_chart(styled(elbo), width="stretch", theme=None, key="live_chart")
+    else:
+        st.caption(RESTING)
 
 
 def _live_elbo(statuses: list[Status]) -> go.Figure | None:

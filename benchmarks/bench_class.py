@@ -41,8 +41,8 @@ from vae_core.config import TrainConfig  # noqa: E402
 from vae_core.service import TrainingService, default_workers  # noqa: E402
 
 HEAVIEST = TrainConfig(prior="mog", posterior="mog", n_components=10, noise_std=0.1)
-# The page's fragment intervals (ui.PROGRESS_EVERY / PROGRESS_EVERY_BUSY / BUSY_REQUESTS).
-SERVICE_POLL, SERVICE_POLL_BUSY, BUSY_REQUESTS = 0.25, 1.0, 4
+# The page's fragment intervals (ui.PROGRESS_EVERY / PROGRESS_EVERY_BUSY / BUSY_SESSIONS).
+SERVICE_POLL, SERVICE_POLL_BUSY, BUSY_SESSIONS = 0.25, 2.0, 4
 BASELINE_POLL = 0.3  # the old page loop's interval
 
 
@@ -135,7 +135,7 @@ def run_service(configs: list[TrainConfig], workers: int, timeout: float) -> dic
             if time.perf_counter() - started > timeout:
                 return
             live_figure(status.train_elbo, config)
-            busy = len(service.jobs) >= BUSY_REQUESTS
+            busy = service.sessions_waiting() >= BUSY_SESSIONS
             time.sleep(SERVICE_POLL_BUSY if busy else SERVICE_POLL)
         finished[index] = time.perf_counter() - started
 

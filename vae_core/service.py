@@ -375,6 +375,11 @@ class TrainingService:
         with self.lock:
             return [r.id for r in self.requests.values() if r.state in ACTIVE]
 
+    def sessions_waiting(self) -> int:
+        """Sessions whose request is queued or training (several may share one request)."""
+        with self.lock:
+            return sum(1 for t in self.tickets.values() if not t.released and t.request.state in ACTIVE)
+
     def ready(self) -> bool:
         return all(w.ready for w in self._workers)
 
