@@ -57,9 +57,9 @@ def _probe_from_chart(chart_key: str) -> None:
 
 def clickable_chart(fig: go.Figure, key: str) -> None:
     """A chart whose click (a point) or drag (a box) chooses y."""
-    fig = view_styled(fig)
-    # A click anywhere picks the nearest point in y (x-axis), not only a click on a line.
-    fig.update_layout(hovermode="x", hoverdistance=-1)
+    # A copy: figures are shared between sessions. A click anywhere picks the nearest point
+    # in y (x-axis), not only a click on a line.
+    fig = go.Figure(view_styled(fig)).update_layout(hovermode="x", hoverdistance=-1)
     st.plotly_chart(
         fig,
         width="stretch",
@@ -124,10 +124,11 @@ def explore(result: TrainResult) -> list[live_figures.Shown]:
     In lecture mode the figures come first (above the fold), the controls under them.
     """
     runs = runs_of(result)
+    key = runs_key(result)
     y = float(st.session_state[probe_key()])
     if ui.lecture_mode():
         show_modes(result, y)
-        show_view(runs, y)
+        show_view(runs, y, figs=view_figures(key, y, runs))
     probe_column, pin_column = st.columns([1, 2], vertical_alignment="bottom")
     with probe_column:
         y = probe_input()
@@ -135,8 +136,27 @@ def explore(result: TrainResult) -> list[live_figures.Shown]:
         pin_controls(result)
     if not ui.lecture_mode():
         show_modes(result, y)
-        show_view(runs, y)
+        show_view(runs, y, figs=view_figures(key, y, runs))
     return runs
+
+
+def runs_key(result: TrainResult) -> tuple:
+    """What the drawn runs (A and the pinned B) are, for the figure caches shared by sessions."""
+    pinned = pinned_result()
+    shown = [result] + ([pinned] if pinned is not None and pinned.config != result.config else [])
+    return tuple((r.config.key(), r.status, r.steps_run, index > 0) for index, r in enumerate(shown))
+
+
+# A class that trained one config, or opened one preset, draws its figures once, not once per
+# student (the figures are never mutated: lecture mode styles a copy).
+@st.cache_resource(show_spinner=False, max_entries=256)
+def view_figures(key: tuple, y: float, _runs: list[live_figures.Shown]) -> dict[str, go.Figure]:
+    return live_figures.live_figures(_runs, y)
+
+
+@st.cache_resource(show_spinner=False, max_entries=128)
+def prior_figure(key: tuple, _runs: list[live_figures.Shown]) -> go.Figure:
+    return live_figures.prior_figure(_runs)
 
 
 def show_view(
@@ -178,9 +198,9 @@ def show_modes(result: TrainResult, y: float) -> None:
         st.caption(modes.sentence())
 
 
-def show_prior(runs: list[live_figures.Shown], name: str) -> None:
+def show_prior(runs: list[live_figures.Shown], name: str, key: tuple | None = None) -> None:
     """See the prior: its components (when learned) against the aggregate posterior."""
-    ui.show_figure(live_figures.prior_figure(runs), name)
+    ui.show_figure(live_figures.prior_figure(runs) if key is None else prior_figure(key, runs), name)
     st.caption(
         "The KL term of the ELBO pulls the aggregate posterior q(z) = E_y q(z|y) (where "
         "the encoder sends the data, shaded) towards the prior p(z) (black); where they "

@@ -324,7 +324,7 @@ st.caption(
     "p(y)); what is comparable is how much each posterior changes with y, the "
     "information I in the metrics."
 )
-live_view.show_prior(explored, f"{stem}_prior")
+live_view.show_prior(explored, f"{stem}_prior", key=live_view.runs_key(result))
 # On screen the animation; on paper (PNG, ZIP) the same snapshots as still lines.
 ui.show_figure(figs["training_animation"], f"{stem}_training_animation", paper=figs["training_snapshots"])
 paper_figures = {name: fig for name, fig in figs.items() if name != "training_animation"}
