@@ -66,6 +66,27 @@ def test_exact_elbo_and_gap_of_trained_models(default_results, prior, posterior)
     assert torch.all(gap > -TOLERANCE)  # KL(q ‖ p_θ) ≥ 0
 
 
+@pytest.mark.parametrize("path", ["shared grid", "per component"])
+@pytest.mark.parametrize(("prior", "posterior"), COMBINATIONS, ids=COMBINATION_IDS)
+def test_both_quadratures_of_the_exact_elbo_match_a_dense_grid(
+    default_results, prior, posterior, path, monkeypatch
+):
+    """exact.elbo takes the shared latent grid where it resolves q and goes component by
+    component elsewhere: each route alone must be right on every y (forced here)."""
+    model = default_results[(prior, posterior)].model
+    if path == "per component":
+        monkeypatch.setattr(exact, "SHARED_GRID_MIN_SCALE", math.inf)
+    else:
+        monkeypatch.setattr(exact, "_elbo_per_component", _must_not_run)
+        monkeypatch.setattr(exact, "SHARED_GRID_MIN_SCALE", 0.0)
+    y = [-0.05, 0.0, 0.05, 0.1, 0.2, 0.3]  # in the data, where q lies within the grid
+    torch.testing.assert_close(exact.elbo(model, y)[0], _dense_elbo(model, y), rtol=RELATIVE, atol=TOLERANCE)
+
+
+def _must_not_run(*args):
+    raise AssertionError("the per-component quadrature ran")
+
+
 def test_a_narrow_component_inside_a_wide_one():
     """q fixed by hand: a component of scale 2e-3 on top of one of scale 1, over a decoder at
     σ = 0.01. The dip the narrow one puts into log q is invisible to a rule on the wide one's
