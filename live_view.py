@@ -89,6 +89,8 @@ def view_styled(fig: go.Figure) -> go.Figure:
         margin_b=120,
     )
     fig.update_annotations(font_size=15)
+    # The heat map's colour bar is only ~130 px tall here: fewer ticks, or they overlap.
+    fig.update_traces(colorbar=dict(nticks=3, tickfont_size=12), selector=dict(type="heatmap"))
     return fig
 
 
@@ -126,9 +128,11 @@ def explore(result: TrainResult) -> list[live_figures.Shown]:
     runs = runs_of(result)
     key = runs_key(result)
     y = float(st.session_state[probe_key()])
+    # A tour step about the prior shows its figure in the view (it sits far below otherwise).
+    first = prior_figure(key, runs) if ui.lecture_mode() and tour_looks_at("prior") else None
     if ui.lecture_mode():
         show_modes(result, y)
-        show_view(runs, y, figs=view_figures(key, y, runs))
+        show_view(runs, y, first=first, figs=view_figures(key, y, runs))
     probe_column, pin_column = st.columns([1, 2], vertical_alignment="bottom")
     with probe_column:
         y = probe_input()
@@ -168,7 +172,8 @@ def show_view(
 ) -> None:
     """Two rows of two: [training curve or truth heat map | p(y)], [decoder | posterior].
 
-    `first` replaces the heat map while a run trains (its live ELBO curve).
+    `first` replaces the heat map: the live ELBO curve while a run trains, the prior figure
+    in the tour's step about the prior.
     """
     figs = figs or live_figures.live_figures(runs, y)
     top_left, top_right = st.columns(2)
@@ -387,6 +392,12 @@ def touring() -> bool:
     return TOUR_STEP in st.session_state
 
 
+def tour_looks_at(figure: str) -> bool:
+    """Whether the tour's current step points at `figure` first (a FIGURE_TITLES name)."""
+    index = st.session_state.get(TOUR_STEP)
+    return index is not None and tour.step(index).look_at[0] == figure
+
+
 def _end_tour() -> None:
     st.session_state.pop(TOUR_STEP, None)
 
@@ -412,12 +423,18 @@ def show_tour(apply_config: Callable[[TrainConfig], None], lookup) -> None:
         return
     step = tour.step(index)
     look = ", ".join(FIGURE_TITLES[name] for name in step.look_at)
-    box.markdown(
-        f"**{step.title}** ({index + 1}/{len(tour.TOUR)})  \n{step.text}  \n"
-        f":material/visibility: **Look at** {look}."
+    # The buttons first, always at the same place: a lecturer clicks Next → again and again,
+    # and under a long step text the narrow sidebar would push them below a 1080-px screen.
+    back_column, next_column = box.columns([1, 2])
+    back_column.button(
+        "← Back",
+        on_click=_go_to_step,
+        args=(index - 1, *args),
+        key="tour.back",
+        disabled=index == 0,
+        width="stretch",
     )
-    # One under the other: side by side, the sidebar would cut the labels in lecture mode.
-    box.button(
+    next_column.button(
         "Next →",
         on_click=_go_to_step,
         args=(index + 1, *args),
@@ -426,12 +443,8 @@ def show_tour(apply_config: Callable[[TrainConfig], None], lookup) -> None:
         type="primary",
         width="stretch",
     )
-    box.button(
-        "← Back",
-        on_click=_go_to_step,
-        args=(index - 1, *args),
-        key="tour.back",
-        disabled=index == 0,
-        width="stretch",
+    box.markdown(
+        f"**{step.title}** ({index + 1}/{len(tour.TOUR)})  \n{step.text}  \n"
+        f":material/visibility: **Look at** {look}."
     )
     box.button("End the tour", icon=":material/close:", on_click=_end_tour, key="tour.end", type="tertiary")

@@ -138,3 +138,22 @@ def test_the_page_says_whether_a_mixture_posterior_uses_its_modes():
 def test_lecture_mode_stays_in_the_overview_url():
     at = new_session({"lecture": "1"})
     assert at.query_params["lecture"] in ("1", ["1"])
+
+
+def test_the_tour_buttons_come_first_and_the_prior_step_shows_the_prior_above_the_fold():
+    """Next → sits above the step's text (a long text in the narrow sidebar pushed it below a
+    1080-px screen), and the step about the prior draws the prior figure in the view."""
+    at = open_page(new_session({"lecture": "1"}), "train & explore", {"lecture": "1"})
+    click(at, "Start the tour →")
+    labels = [b.label for b in at.sidebar.button]
+    assert labels[:2] == ["← Back", "Next →"], labels
+    prior_step = next(i for i, s in enumerate(tour.TOUR) if s.look_at[0] == "prior")
+    for index in range(1, prior_step + 1):
+        click(at, "Next →")
+        shown = charts(at)
+        first = [spec for key, spec in shown.items() if key.endswith("view.first")]
+        if index == prior_step:
+            assert first, sorted(shown)
+            assert "prior" in first[0]["layout"]["title"]["text"].lower()
+        else:
+            assert not first and any(key.endswith("view.heatmap") for key in shown)

@@ -15,7 +15,7 @@ from vae_core import exact, ground_truth
 from vae_core.data import VALIDATION_POINTS, training_data, validation_data
 from vae_core.ground_truth import y_grid
 from vae_core.metrics import QUANTILE_LEVELS
-from vae_core.training import SNAPSHOT_U, TrainResult
+from vae_core.training import TrainResult
 
 TRUTH = "black"
 MODEL_COLORS = {
@@ -24,9 +24,52 @@ MODEL_COLORS = {
     "MFG-VAE + MoG prior": "#2ca02c",
     "MoG prior + MoG posterior": "#9467bd",
 }
+# The model's own exact p_θ(z|y): olive and dashed, far from every model colour (an orange
+# p_θ next to the red MoG-VAE line was hard to tell apart).
+EXACT_COLOR = "#bcbd22"
 SEED_DASHES = ("solid", "dot", "dash", "longdash", "dashdot")
 PAPER_Y_VALUES = (1.0, 0.2, 0.05, -3.0)
 U_GRID = (np.arange(400) + 0.5) / 400
+
+# One sentence per curve, shown on hover in every figure: what the line means, for a student
+# who asks. The live view's figures (live_figures.py) use the same sentences.
+MEANINGS = {
+    "truth_f": "The true decoder f(u): the mean of y for a true latent u ~ U(0, 1).",
+    "truth_quantiles": "The quantile function of f(u), u ~ U(0, 1): the sorted values of the true "
+    "decoder, which p(y) determines.",
+    "raw_decoder": "The learned decoder f_φ(z): the mean of y the model predicts for its latent z.",
+    "aligned_decoder": "The learned decoder on the true latent's scale, u = F_prior(z); "
+    "a mirror or shuffle of f fits the data equally well.",
+    "decoder_quantiles": "The quantile function of f_φ(z), z ~ p(z): the part of the decoder "
+    "that p(y) pins down, whatever the latent's arrangement.",
+    "true_marginal": "The exact density of the data, p(y) = ∫ N(y; f(u), σ²) du.",
+    "model_marginal": "The model's exact density of y, p_θ(y) = ∫ N(y; f_φ(z), σ²) p(z) dz: "
+    "what it generates.",
+    "data": "A histogram of the data y the model is trained on.",
+    "generated": "A histogram of y sampled from the model: z ~ p(z), then y ~ N(f_φ(z), σ²).",
+    "q": "The encoder's answer q(z|y): which z it thinks produced this y.",
+    "q_component": "One of q(z|y)'s M equal-weight components, drawn at 1/M of its height.",
+    "exact_posterior": "The model's own exact posterior p_θ(z|y), the target q(z|y) is trained "
+    "to match; the gap between them is the inference gap.",
+    "true_posterior": "The exact posterior of the ground truth, p(z|y) in the truth's own latent: "
+    "every z that could have produced this y (up to four).",
+    "prior": "The prior p(z): where the model puts z before seeing any y.",
+    "prior_component": "One of the learned prior's M equal-weight components, at 1/M of its height.",
+    "aggregate": "The aggregate posterior q(z) = E_y q(z|y) over the true data: where the encoder "
+    "actually sends the data. The KL term pulls it towards the prior.",
+    "probe": "The chosen y: the posterior figure shows q(z|y) and p_θ(z|y) for it.",
+    "elbo": "The exact ELBO on the validation y, the objective training maximises: a lower bound "
+    "on log p_θ(y).",
+    "log_likelihood": "The exact log-likelihood log p_θ(y) on the same validation y; its distance "
+    "above the ELBO is the inference gap.",
+    "train_elbo": "The ELBO of each training batch (a running mean over the last steps): it rises "
+    "as the model learns.",
+}
+
+
+def hover(name: str, meaning: str, x: str = "x", y: str = "y", x_format: str = ":.3f") -> str:
+    """The hover text of a curve: its name, what it means (MEANINGS[meaning]) and the point."""
+    return f"<b>{name}</b><br>{MEANINGS[meaning]}<br>{x} = %{{x{x_format}}}, {y} = %{{y:.3f}}<extra></extra>"
 
 
 def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
@@ -50,7 +93,15 @@ def color_of(result: TrainResult) -> str:
 
 def true_decoder_figure() -> go.Figure:
     z = np.linspace(0, 1, 501)
-    fig = go.Figure(go.Scatter(x=z, y=ground_truth.f(z), name="ground truth f(z)", line_color=TRUTH))
+    fig = go.Figure(
+        go.Scatter(
+            x=z,
+            y=ground_truth.f(z),
+            name="ground truth f(z)",
+            line_color=TRUTH,
+            hovertemplate=hover("ground truth f(z)", "truth_f", "z", "f(z)"),
+        )
+    )
     fig.update_xaxes(title="latent z ~ U(0, 1)")
     fig.update_yaxes(title="f(z) = E[y | z]")
     return _layout(fig, "True decoder f(z): four z's for every y in (0, 0.25)", 380)
@@ -65,11 +116,18 @@ def true_marginal_figure(noise_std: float, data_y=None) -> go.Figure:
             x=np.asarray(data_y),
             histnorm="probability density",
             name="sampled data y",
+            hovertemplate=hover("sampled data y", "data", "y", "density"),
             marker_color="#aaaaaa",
             opacity=0.6,
             nbinsx=60,
         )
-    fig.add_scatter(x=grid, y=density, name="exact p(y) (quadrature)", line_color=TRUTH)
+    fig.add_scatter(
+        x=grid,
+        y=density,
+        name="exact p(y) (quadrature)",
+        line_color=TRUTH,
+        hovertemplate=hover("exact p(y)", "true_marginal", "y", "p(y)"),
+    )
     fig.update_xaxes(title="observed y")
     fig.update_yaxes(title="density p(y)")
     return _layout(fig, f"Marginal p(y) at σ = {noise_std:g}", 380)
@@ -93,6 +151,9 @@ def true_posterior_heatmap(noise_std: float, slice_y=(), n_y: int = 241, n_z: in
             zmin=0,
             zmax=top,
             colorbar=dict(title=f"p(z|y)<br>(≥ {top:.3g}<br>saturates)"),
+            hovertemplate="<b>ground truth p(z|y)</b><br>How likely each true latent z is to have "
+            "produced this y (a vertical slice is the posterior at that y).<br>"
+            "y = %{x:.3f}, z = %{y:.3f}: p(z|y) = %{z:.2f}<extra></extra>",
         )
     )
     inside = [y for y in slice_y if ys[0] <= y <= ys[-1]]
@@ -123,6 +184,7 @@ def true_posterior_slices(noise_std: float, y_values=PAPER_Y_VALUES) -> go.Figur
             y=density,
             name="ground truth p(z | y)",
             line_color=TRUTH,
+            hovertemplate=hover(f"ground truth p(z | y = {y:g})", "true_posterior", "z", "p(z|y)"),
             showlegend=col == 1,
             row=1,
             col=col,
@@ -148,12 +210,21 @@ def decoder_figure(results: list[TrainResult]) -> go.Figure:
             "quantiles of f_φ(z) vs f(u)",
         ),
     )
-    fig.add_scatter(x=U_GRID, y=ground_truth.f(U_GRID), name="ground truth f", line_color=TRUTH, row=1, col=2)
+    fig.add_scatter(
+        x=U_GRID,
+        y=ground_truth.f(U_GRID),
+        name="ground truth f",
+        line_color=TRUTH,
+        hovertemplate=hover("ground truth f(u)", "truth_f", "u", "f(u)"),
+        row=1,
+        col=2,
+    )
     fig.add_scatter(
         x=QUANTILE_LEVELS,
         y=ground_truth.quantiles_of_f(QUANTILE_LEVELS),
         name="ground truth quantiles",
         line=dict(color=TRUTH),
+        hovertemplate=hover("quantiles of f(u)", "truth_quantiles", "level t", "f"),
         showlegend=False,
         row=1,
         col=3,
@@ -166,10 +237,34 @@ def decoder_figure(results: list[TrainResult]) -> go.Figure:
         decoded = model.decode(torch.tensor(z, dtype=torch.float32).unsqueeze(0))[0].detach()
         aligned = model.aligned_decoder(U_GRID)[0].numpy()
         quantiles = np.sort(model.aligned_decoder(QUANTILE_LEVELS)[0].numpy())
-        fig.add_scatter(x=z, y=decoded.numpy(), name=name, line=style, legendgroup=name, row=1, col=1)
-        for col, (x, y) in ((2, (U_GRID, aligned)), (3, (QUANTILE_LEVELS, quantiles))):
+        fig.add_scatter(
+            x=z,
+            y=decoded.numpy(),
+            name=name,
+            line=style,
+            legendgroup=name,
+            hovertemplate=hover(f"{name}: f_φ(z)", "raw_decoder", "z", "f_φ(z)"),
+            row=1,
+            col=1,
+        )
+        for col, (x, y), text in (
+            (2, (U_GRID, aligned), hover(f"{name}: f_φ(F⁻¹(u))", "aligned_decoder", "u", "f_φ")),
+            (
+                3,
+                (QUANTILE_LEVELS, quantiles),
+                hover(f"{name}: quantiles", "decoder_quantiles", "level t", "f_φ"),
+            ),
+        ):
             fig.add_scatter(
-                x=x, y=y, name=name, line=style, legendgroup=name, showlegend=False, row=1, col=col
+                x=x,
+                y=y,
+                name=name,
+                line=style,
+                legendgroup=name,
+                showlegend=False,
+                hovertemplate=text,
+                row=1,
+                col=col,
             )
     fig.update_xaxes(title_text="model latent z", row=1, col=1)
     fig.update_xaxes(title_text="u = F(z)", row=1, col=2)
@@ -189,6 +284,7 @@ def generated_marginal_figure(results: list[TrainResult], n_samples: int = 20000
         x=train_y.numpy(),
         histnorm="probability density",
         name="training data y",
+        hovertemplate=hover("training data y", "data", "y", "density"),
         marker_color="#999999",
         opacity=0.45,
         nbinsx=60,
@@ -200,6 +296,7 @@ def generated_marginal_figure(results: list[TrainResult], n_samples: int = 20000
             x=samples,
             histnorm="probability density",
             name=f"generated y: {name}",
+            hovertemplate=hover(f"generated y: {name}", "generated", "y", "density"),
             marker_color=color_of(result),
             opacity=0.35,
             nbinsx=80,
@@ -212,9 +309,16 @@ def generated_marginal_figure(results: list[TrainResult], n_samples: int = 20000
             name=f"exact p_θ(y): {name}",
             legendgroup=name,
             line=dict(color=color_of(result), dash="dash"),
+            hovertemplate=hover(f"exact p_θ(y): {name}", "model_marginal", "y", "p_θ(y)"),
         )
     truth = torch.exp(ground_truth.log_marginal(grid, noise_std)).numpy()
-    fig.add_scatter(x=grid, y=truth, name="ground truth p(y)", line=dict(color=TRUTH, width=3))
+    fig.add_scatter(
+        x=grid,
+        y=truth,
+        name="ground truth p(y)",
+        line=dict(color=TRUTH, width=3),
+        hovertemplate=hover("ground truth p(y)", "true_marginal", "y", "p(y)"),
+    )
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(title="y")
     fig.update_yaxes(title="density")
@@ -254,7 +358,8 @@ def posterior_figure(result: TrainResult, y_values=PAPER_Y_VALUES) -> go.Figure:
             x=z,
             y=model_posterior,
             name="model's exact p_θ(z|y)",
-            line=dict(color="#ff7f0e", dash="dash"),
+            line=dict(color=EXACT_COLOR, dash="dash"),
+            hovertemplate=hover(f"model's exact p_θ(z|y = {y:g})", "exact_posterior", "z", "density"),
             showlegend=first,
             legendgroup="e",
             row=1,
@@ -265,6 +370,7 @@ def posterior_figure(result: TrainResult, y_values=PAPER_Y_VALUES) -> go.Figure:
             y=q,
             name="encoder q(z|y)",
             line=dict(color=color_of(result), width=2.5),
+            hovertemplate=hover(f"encoder q(z|y = {y:g})", "q", "z", "density"),
             showlegend=first,
             legendgroup="q",
             row=1,
@@ -277,6 +383,7 @@ def posterior_figure(result: TrainResult, y_values=PAPER_Y_VALUES) -> go.Figure:
             y=truth,
             name="true p(z|y), truth's own latent",
             line=dict(color=TRUTH, width=1.5),
+            hovertemplate=hover(f"true p(z|y = {y:g})", "true_posterior", "z", "density"),
             showlegend=first,
             legendgroup="t",
             row=2,
@@ -348,7 +455,8 @@ def training_curves_figure(results_by_model: dict[str, list[TrainResult]]) -> go
                 name=name if several else f"exact ELBO: {name}",
                 legendgroup=name,
                 showlegend=index == 0,
-                hovertemplate=f"{label}<br>step %{{x}}: exact ELBO %{{y:.4f}}<extra></extra>",
+                hovertemplate=f"<b>{label}: exact ELBO</b><br>{MEANINGS['elbo']}<br>"
+                "step %{x}: %{y:.4f} nats<extra></extra>",
             )
             fig.add_scatter(
                 x=evaluated["step"],
@@ -358,7 +466,8 @@ def training_curves_figure(results_by_model: dict[str, list[TrainResult]]) -> go
                 name=f"exact log p_θ(y): {name}",
                 legendgroup=name,
                 showlegend=not several,
-                hovertemplate=f"{label}<br>step %{{x}}: exact log p_θ(y) %{{y:.4f}}<extra></extra>",
+                hovertemplate=f"<b>{label}: exact log p_θ(y)</b><br>{MEANINGS['log_likelihood']}<br>"
+                "step %{x}: %{y:.4f} nats<extra></extra>",
             )
             cut = evaluated["step"] > 0.25 * evaluated["step"].max()
             tails += [
@@ -405,74 +514,16 @@ def live_elbo_figure(
             x = steps[smooth - 1 :]
         else:
             x = steps
-        fig.add_scatter(x=x, y=values, name=label, mode="lines")
+        fig.add_scatter(
+            x=x,
+            y=values,
+            name=label,
+            mode="lines",
+            hovertemplate=hover(f"{label}: train ELBO", "train_elbo", "step", "nats", x_format=""),
+        )
     fig.update_xaxes(title="training step", range=[0, total_steps])
     fig.update_yaxes(title="train ELBO (running mean), nats")
     return _layout(fig, "Training live", 320)
-
-
-def decoder_animation_figure(result: TrainResult) -> go.Figure:
-    """The aligned decoder f_φ(F⁻¹(u)) over training, with a play button and a step slider."""
-    steps, frames_data = result.snapshot_steps, result.snapshot_aligned
-    truth = go.Scatter(x=U_GRID, y=ground_truth.f(U_GRID), name="ground truth f(u)", line_color=TRUTH)
-
-    def learned(index):
-        return go.Scatter(
-            x=SNAPSHOT_U,
-            y=frames_data[index],
-            name="learned f_φ(F⁻¹(u))",
-            line=dict(color=color_of(result), width=3),
-        )
-
-    fig = go.Figure(
-        data=[truth, learned(len(steps) - 1)],
-        frames=[go.Frame(data=[truth, learned(i)], name=str(s)) for i, s in enumerate(steps)],
-    )
-    finite = frames_data[np.isfinite(frames_data)]
-    low = min(-0.1, float(finite.min()) if finite.size else 0.0)
-    high = max(0.35, float(finite.max()) if finite.size else 0.3)
-    fig.update_yaxes(title="decoder on the true latent's scale", range=[low - 0.05, high + 0.05])
-    fig.update_xaxes(title="u = F_prior(z)", range=[0, 1])
-    fig.update_layout(
-        updatemenus=[
-            dict(
-                type="buttons",
-                x=0,
-                y=-0.45,
-                xanchor="left",
-                buttons=[
-                    dict(
-                        label="▶ play",
-                        method="animate",
-                        args=[None, dict(frame=dict(duration=120, redraw=True), fromcurrent=True)],
-                    ),
-                    dict(
-                        label="❚❚ pause",
-                        method="animate",
-                        args=[[None], dict(frame=dict(duration=0), mode="immediate")],
-                    ),
-                ],
-            )
-        ],
-        sliders=[
-            dict(
-                active=len(steps) - 1,
-                x=0.18,
-                y=-0.4,
-                len=0.8,
-                currentvalue=dict(prefix="step "),
-                steps=[
-                    dict(
-                        label=str(s),
-                        method="animate",
-                        args=[[str(s)], dict(mode="immediate", frame=dict(duration=0, redraw=True))],
-                    )
-                    for s in steps
-                ],
-            )
-        ],
-    )
-    return _layout(fig, "Training animation: the decoder at each snapshot", 470)
 
 
 # ----- comparison of models (the paper's Figures 2–4) ------------------------------------------
@@ -499,6 +550,7 @@ def compare_decoders_figure(results_by_model: dict[str, list[TrainResult]]) -> g
             y=ground_truth.f(U_GRID),
             name="ground truth f(u)",
             line_color=TRUTH,
+            hovertemplate=hover("ground truth f(u)", "truth_f", "u", "f(u)"),
             showlegend=col == 1,
             row=1,
             col=col,
@@ -511,6 +563,7 @@ def compare_decoders_figure(results_by_model: dict[str, list[TrainResult]]) -> g
                 x=U_GRID,
                 y=aligned,
                 name=f"seed {result.config.seed}",
+                hovertemplate=hover(f"{name}, seed {result.config.seed}", "aligned_decoder", "u", "f_φ"),
                 line=dict(color=color_of(result), dash=SEED_DASHES[index % 5]),
                 showlegend=False,
                 row=1,
@@ -537,6 +590,7 @@ def compare_generated_figure(results_by_model: dict[str, list[TrainResult]]) -> 
             x=grid,
             y=truth,
             name="ground truth p(y)",
+            hovertemplate=hover("ground truth p(y)", "true_marginal", "y", "p(y)"),
             showlegend=col == 1,
             line=dict(color=TRUTH, width=3),
             row=1,
@@ -550,6 +604,7 @@ def compare_generated_figure(results_by_model: dict[str, list[TrainResult]]) -> 
                 x=grid,
                 y=density,
                 name=f"seed {result.config.seed}",
+                hovertemplate=hover(f"{name}, seed {result.config.seed}", "model_marginal", "y", "p_θ(y)"),
                 showlegend=False,
                 line=dict(color=color_of(result), dash=SEED_DASHES[index % 5]),
                 row=1,
@@ -585,9 +640,10 @@ def compare_posteriors_figure(
                 x=z,
                 y=model_posterior,
                 name="exact p_θ(z|y)",
+                hovertemplate=hover(f"{name}: exact p_θ(z|y = {y:g})", "exact_posterior", "z", "density"),
                 showlegend=first,
                 legendgroup="e",
-                line=dict(color="#ff7f0e", dash="dash"),
+                line=dict(color=EXACT_COLOR, dash="dash"),
                 row=row,
                 col=col,
             )
@@ -595,6 +651,7 @@ def compare_posteriors_figure(
                 x=z,
                 y=q,
                 name="encoder q(z|y)",
+                hovertemplate=hover(f"{name}: encoder q(z|y = {y:g})", "q", "z", "density"),
                 showlegend=first,
                 legendgroup="q",
                 line=dict(color=color_of(result), width=2.5),

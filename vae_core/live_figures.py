@@ -23,11 +23,10 @@ import torch
 
 from vae_core import exact, ground_truth
 from vae_core.config import TrainConfig
-from vae_core.figures import MODEL_COLORS, TRUTH
+from vae_core.figures import EXACT_COLOR, MEANINGS, MODEL_COLORS, TRUTH
 from vae_core.model import VAE
 from vae_core.training import SNAPSHOT_U, TrainResult, build_model
 
-EXACT_COLOR = "#bcbd22"  # the model's own exact p_θ(z|y): olive, far from every model colour
 PROBE_COLOR = "#e6550d"  # the chosen y, marked on p(y) and on the heat map
 PINNED_DASH = "dash"  # the pinned run (B) is dashed, the current run (A) solid
 LIVE_Y_NODES = 301
@@ -37,26 +36,6 @@ AGGREGATE_Y_NODES = 201
 HEATMAP_Y = np.linspace(-0.1, 0.35, 181)
 HEATMAP_Z = np.linspace(0.0, 1.0, 201)
 FIGURE_NAMES = ("elbo", "decoder", "marginal", "posterior", "prior", "truth_heatmap")
-
-# One sentence per curve, shown on hover: what the line means, for a student who asks.
-MEANINGS = {
-    "truth_f": "The true decoder f(u): the mean of y for a true latent u ~ U(0, 1).",
-    "raw_decoder": "The learned decoder f_φ(z): the mean of y the model predicts for its latent z.",
-    "aligned_decoder": "The learned decoder on the true latent's scale, u = F_prior(z); "
-    "a mirror or shuffle of f fits the data equally well.",
-    "true_marginal": "The exact density of the data, p(y) = ∫ N(y; f(u), σ²) du.",
-    "model_marginal": "The model's exact density of y, p_θ(y) = ∫ N(y; f_φ(z), σ²) p(z) dz: "
-    "what it generates.",
-    "q": "The encoder's answer q(z|y): which z it thinks produced this y.",
-    "q_component": "One of q(z|y)'s M equal-weight components, drawn at 1/M of its height.",
-    "exact_posterior": "The model's own exact posterior p_θ(z|y), the target q(z|y) is trained "
-    "to match; the gap between them is the inference gap.",
-    "prior": "The prior p(z): where the model puts z before seeing any y.",
-    "prior_component": "One of the learned prior's M equal-weight components, at 1/M of its height.",
-    "aggregate": "The aggregate posterior q(z) = E_y q(z|y) over the true data: where the encoder "
-    "actually sends the data. The KL term pulls it towards the prior.",
-    "probe": "The chosen y: the posterior figure shows q(z|y) and p_θ(z|y) for it.",
-}
 
 
 @dataclass(frozen=True)
