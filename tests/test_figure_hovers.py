@@ -42,6 +42,7 @@ def every_figure(runs) -> dict:
         "compare posteriors": figures.compare_posteriors_figure(runs),
         "snapshots": lf.decoder_snapshots_figure(mog_q),
         "animation": lf.decoder_animation_figure(mog_q),
+        "live heat map": lf.truth_heatmap_figure(0.1, 0.1),
     }
 
 
@@ -52,9 +53,10 @@ def test_every_curve_of_every_figure_says_what_it_means(runs):
             assert text, f"{name}: '{trace.name}' has no hover text"
             lines = text.split("<br>")
             assert lines[0].startswith("<b>"), (name, text)  # the curve's name first
-            meaning = lines[1]
+            meaning = " ".join(lines[1:-1])  # the sentence, wrapped on short lines
             assert meaning.endswith("."), (name, meaning)  # then one whole sentence
-            if trace.type != "heatmap":
+            assert all(len(line) <= figures.HOVER_WIDTH for line in lines[1:-1]), (name, lines)
+            if trace.type != "heatmap" and "click" not in lines[0]:
                 assert meaning in SENTENCES, (name, meaning)
 
 

@@ -206,7 +206,7 @@ def test_every_curve_says_what_it_means(trained):
     for name, fig in figs.items():
         for trace in traces(fig):
             assert trace.hovertemplate and len(trace.hovertemplate) > 40, (name, trace.name)
-            meaning = trace.hovertemplate.split("<br>")[1]
+            meaning = " ".join(trace.hovertemplate.split("<br>")[1:-1])  # wrapped on short lines
             assert meaning.endswith("."), meaning  # one whole sentence
 
 
@@ -287,6 +287,8 @@ def test_animation_plays_slowly_and_the_paper_version_is_static(trained):
     play = animated.layout.updatemenus[0].buttons[0].args[1]
     assert play["frame"]["duration"] >= 400
     assert len(animated.frames) == len(result.snapshot_steps)
+    # The legend sits above the plot, clear of the play buttons and the slider below it.
+    assert animated.layout.legend.y >= 1 and animated.layout.updatemenus[0].y < 0
     static = lf.decoder_snapshots_figure(result, max_lines=4)
     assert not static.frames and not static.layout.updatemenus and not static.layout.sliders
     names = [t.name for t in traces(static)]

@@ -6,6 +6,8 @@ dashed, the encoder's q(z|y) is solid and coloured; axis titles carry the symbol
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import plotly.graph_objects as go
 import torch
@@ -30,6 +32,7 @@ EXACT_COLOR = "#bcbd22"
 SEED_DASHES = ("solid", "dot", "dash", "longdash", "dashdot")
 PAPER_Y_VALUES = (1.0, 0.2, 0.05, -3.0)
 U_GRID = (np.arange(400) + 0.5) / 400
+HOVER_WIDTH = 60  # characters per line of a hover sentence
 
 # One sentence per curve, shown on hover in every figure: what the line means, for a student
 # who asks. The live view's figures (live_figures.py) use the same sentences.
@@ -69,7 +72,15 @@ MEANINGS = {
 
 def hover(name: str, meaning: str, x: str = "x", y: str = "y", x_format: str = ":.3f") -> str:
     """The hover text of a curve: its name, what it means (MEANINGS[meaning]) and the point."""
-    return f"<b>{name}</b><br>{MEANINGS[meaning]}<br>{x} = %{{x{x_format}}}, {y} = %{{y:.3f}}<extra></extra>"
+    return (
+        f"<b>{name}</b><br>{wrapped(MEANINGS[meaning])}<br>"
+        f"{x} = %{{x{x_format}}}, {y} = %{{y:.3f}}<extra></extra>"
+    )
+
+
+def wrapped(sentence: str, width: int = HOVER_WIDTH) -> str:
+    """A sentence on short lines: one long line is cut off at the edge of a narrow chart."""
+    return "<br>".join(textwrap.wrap(sentence, width))
 
 
 def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
@@ -151,8 +162,12 @@ def true_posterior_heatmap(noise_std: float, slice_y=(), n_y: int = 241, n_z: in
             zmin=0,
             zmax=top,
             colorbar=dict(title=f"p(z|y)<br>(≥ {top:.3g}<br>saturates)"),
-            hovertemplate="<b>ground truth p(z|y)</b><br>How likely each true latent z is to have "
-            "produced this y (a vertical slice is the posterior at that y).<br>"
+            hovertemplate="<b>ground truth p(z|y)</b><br>"
+            + wrapped(
+                "How likely each true latent z is to have produced this y (a vertical slice is "
+                "the posterior at that y)."
+            )
+            + "<br>"
             "y = %{x:.3f}, z = %{y:.3f}: p(z|y) = %{z:.2f}<extra></extra>",
         )
     )
@@ -455,7 +470,7 @@ def training_curves_figure(results_by_model: dict[str, list[TrainResult]]) -> go
                 name=name if several else f"exact ELBO: {name}",
                 legendgroup=name,
                 showlegend=index == 0,
-                hovertemplate=f"<b>{label}: exact ELBO</b><br>{MEANINGS['elbo']}<br>"
+                hovertemplate=f"<b>{label}: exact ELBO</b><br>{wrapped(MEANINGS['elbo'])}<br>"
                 "step %{x}: %{y:.4f} nats<extra></extra>",
             )
             fig.add_scatter(
@@ -466,7 +481,7 @@ def training_curves_figure(results_by_model: dict[str, list[TrainResult]]) -> go
                 name=f"exact log p_θ(y): {name}",
                 legendgroup=name,
                 showlegend=not several,
-                hovertemplate=f"<b>{label}: exact log p_θ(y)</b><br>{MEANINGS['log_likelihood']}<br>"
+                hovertemplate=f"<b>{label}: exact log p_θ(y)</b><br>{wrapped(MEANINGS['log_likelihood'])}<br>"
                 "step %{x}: %{y:.4f} nats<extra></extra>",
             )
             cut = evaluated["step"] > 0.25 * evaluated["step"].max()

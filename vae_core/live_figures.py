@@ -23,7 +23,7 @@ import torch
 
 from vae_core import exact, ground_truth
 from vae_core.config import TrainConfig
-from vae_core.figures import EXACT_COLOR, MEANINGS, MODEL_COLORS, TRUTH
+from vae_core.figures import EXACT_COLOR, MEANINGS, MODEL_COLORS, TRUTH, wrapped
 from vae_core.model import VAE
 from vae_core.training import SNAPSHOT_U, TrainResult, build_model
 
@@ -282,7 +282,7 @@ def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
 
 
 def _hover(name: str, meaning: str, x: str, y: str) -> str:
-    return f"<b>{name}</b><br>{meaning}<br>{x} = %{{x:.3f}}, {y} = %{{y:.3f}}<extra></extra>"
+    return f"<b>{name}</b><br>{wrapped(meaning)}<br>{x} = %{{x:.3f}}, {y} = %{{y:.3f}}<extra></extra>"
 
 
 def _faint(color: str, alpha: float = 0.15) -> str:
@@ -615,7 +615,12 @@ def truth_heatmap_figure(noise_std: float, chosen_y: float | None = None) -> go.
             zmax=cap,
             colorscale="Viridis",
             colorbar=dict(title=f"p(z|y)<br>(≥ {cap:.2g}:<br>top colour)"),
-            hovertemplate="y = %{x:.3f}, z = %{y:.3f}: p(z|y) = %{z:.2f}<extra>ground truth</extra>",
+            hovertemplate="<b>ground truth p(z|y)</b><br>"
+            + wrapped(
+                "How likely each true latent z is to have produced this y (a vertical slice is "
+                "the posterior at that y)."
+            )
+            + "<br>y = %{x:.3f}, z = %{y:.3f}: p(z|y) = %{z:.2f}<extra></extra>",
         )
     )
     # A heat map has no selectable points: an invisible grid of markers takes the clicks.
@@ -627,7 +632,8 @@ def truth_heatmap_figure(noise_std: float, chosen_y: float | None = None) -> go.
         showlegend=False,
         marker=dict(size=8, opacity=0),
         name="click to choose y",
-        hovertemplate="click to choose y = %{x:.3f}<extra></extra>",
+        hovertemplate="<b>click to choose y</b><br>A click here shows q(z|y), p_θ(z|y) and the truth at "
+        "this y.<br>y = %{x:.3f}<extra></extra>",
     )
     if chosen_y is not None:
         _mark_y(fig, chosen_y, HEATMAP_Y)
@@ -714,7 +720,12 @@ def decoder_animation_figure(result: TrainResult, frame_ms: int = ANIMATION_FRAM
     _decoder_axes(fig, frames_data)
     return _layout(
         fig, "Training animation: the decoder on the true latent's scale at each snapshot", 470
-    ).update_layout(margin=dict(t=80, b=150), uirevision=None)
+    ).update_layout(
+        margin=dict(t=80, b=150),
+        uirevision=None,
+        # Above the plot: below it, the legend ran into the play buttons and the slider.
+        legend=dict(y=1.0, yanchor="bottom", x=1, xanchor="right"),
+    )
 
 
 def decoder_snapshots_figure(result: TrainResult, max_lines: int = 8) -> go.Figure:
