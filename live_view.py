@@ -423,18 +423,9 @@ def show_tour(apply_config: Callable[[TrainConfig], None], lookup) -> None:
         return
     step = tour.step(index)
     look = ", ".join(FIGURE_TITLES[name] for name in step.look_at)
-    # The buttons first, always at the same place: a lecturer clicks Next → again and again,
-    # and under a long step text the narrow sidebar would push them below a 1080-px screen.
-    back_column, next_column = box.columns([1, 2])
-    back_column.button(
-        "← Back",
-        on_click=_go_to_step,
-        args=(index - 1, *args),
-        key="tour.back",
-        disabled=index == 0,
-        width="stretch",
-    )
-    next_column.button(
+    # Next → first, always at the same place: a lecturer clicks it again and again, and under a
+    # long step text the narrow sidebar would push it below a 1080-px screen.
+    box.button(
         "Next →",
         on_click=_go_to_step,
         args=(index + 1, *args),
@@ -446,5 +437,13 @@ def show_tour(apply_config: Callable[[TrainConfig], None], lookup) -> None:
     box.markdown(
         f"**{step.title}** ({index + 1}/{len(tour.TOUR)})  \n{step.text}  \n"
         f":material/visibility: **Look at** {look}."
+    )
+    box.button(
+        "← Back",
+        on_click=_go_to_step,
+        args=(index - 1, *args),
+        key="tour.back",
+        disabled=index == 0,
+        width="stretch",
     )
     box.button("End the tour", icon=":material/close:", on_click=_end_tour, key="tour.end", type="tertiary")
