@@ -42,7 +42,7 @@ FIGURE_CAPTIONS = {
     "symmetries (claim C5).",
     "generated_y": "The model's exact p_θ(y), i.e. the distribution of the y it generates, "
     "against the true p(y).",
-    "posteriors": "Encoder q(z|y) (solid) and the model's exact posterior p_θ(z|y) (dashed) at "
+    "posteriors": "Encoder q(z|y) (solid) and the model's exact posterior p_θ(z|y) (olive, dashed) at "
     "the paper's y = 1, 0.2, 0.05 and −3 (1 and −3 lie outside the data).",
     "training_curves": "The exact ELBO (lines) and exact log p_θ(y) (dots) of every model and "
     "seed on the same validation y, zoomed on where the runs end up; the "
@@ -53,7 +53,8 @@ FIGURE_CAPTIONS = {
 st.title("Compare the models (the paper's Figures 2–4)")
 st.markdown(
     "The MFG-VAE, the MoG posterior and the MoG prior trained on the same data with several "
-    "seeds each, drawn side by side, with the paper's claims checked against the exact numbers."
+    "seeds each, drawn side by side, with the paper's claims checked against the exact numbers. "
+    "(MFG: mean-field Gaussian, a Gaussian q(z|y); MoG: mixture of Gaussians.)"
 )
 ui.show_warnings(ui.load_page_state(PAGE, PARAMS))
 

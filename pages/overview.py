@@ -32,6 +32,10 @@ Distributions* (Tello Ayala & Benac, 2023), itself built on Yacoby, Pan & Doshi-
 )
 
 st.subheader("The four models")
+st.markdown(
+    "**MFG** stands for mean-field Gaussian (the encoder q(z|y) is a single Gaussian), **MoG** "
+    "for mixture of Gaussians (a prior or an encoder made of M equal-weight Gaussians)."
+)
 rows = {
     ("gaussian", "gaussian"): "N(0, 1) prior, Gaussian q. The paper's baseline.",
     ("gaussian", "mog"): "N(0, 1) prior, q a mixture of M equal-weight Gaussians.",

@@ -317,7 +317,7 @@ ui.show_figure(figs["generated_marginal"], f"{stem}_generated_marginal")
 ui.show_figure(figs["posteriors"], f"{stem}_posteriors")
 st.caption(
     "Top: the encoder q(z|y) (solid) against the model's own exact posterior p_θ(z|y) "
-    "(dashed), in the model's latent; their mismatch is the inference gap "
+    "(olive, dashed), in the model's latent; their mismatch is the inference gap "
     "log p_θ(y) − ELBO(y) = KL(q ‖ p_θ), printed in each panel. Bottom: the true "
     "posterior p(u|y) in the truth's own latent. The two latents are not comparable "
     "point by point (the model may arrange its latent in any of many ways with the same "

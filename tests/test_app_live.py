@@ -6,7 +6,11 @@ Every config used here is shipped pre-trained (assets/presets), so nothing train
 
 from __future__ import annotations
 
+import io
+
+import pandas as pd
 import pytest
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from test_app_pages import (  # the app's AppTest helpers (and the fixture every app test needs)
     assert_no_exception,
     charts,
@@ -157,3 +161,33 @@ def test_the_tour_buttons_come_first_and_the_prior_step_shows_the_prior_above_th
             assert "prior" in first[0]["layout"]["title"]["text"].lower()
         else:
             assert not first and any(key.endswith("view.heatmap") for key in shown)
+
+
+def test_the_metrics_csv_carries_the_run_settings(monkeypatch):
+    """A downloaded metrics table says which run it measured (issue 9: it lacked the settings)."""
+    saved = {}
+    real = MemoryMediaFileStorage.load_and_get_id
+
+    def keep(self, path_or_data, mimetype, kind, filename=None):
+        if filename:
+            saved[filename] = path_or_data
+        return real(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    open_page(new_session(), "train & explore")
+    (name,) = [n for n in saved if n.endswith("-metrics.csv")]
+    table = pd.read_csv(io.StringIO(saved[name].decode() if isinstance(saved[name], bytes) else saved[name]))
+    settings = dict(zip(table["metric"], table["value"], strict=True))
+    config = tour.MFG  # the page's defaults: the MFG-VAE preset
+    assert float(settings["setting: noise_std"]) == config.noise_std
+    assert settings["setting: prior"] == config.prior and int(settings["setting: seed"]) == config.seed
+    assert "test ELBO" in settings  # and the metrics themselves
+
+
+def test_mfg_and_mog_are_spelled_out_on_every_page_that_names_them():
+    at = new_session()
+    for page in ("overview", "train & explore", "compare"):
+        if page != "overview":
+            open_page(at, page)
+        text = " ".join(m.value for m in at.markdown)
+        assert "mean-field Gaussian" in text and "mixture of Gaussians" in text, page
