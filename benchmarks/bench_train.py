@@ -1,7 +1,10 @@
 """Benchmark: the project's batched trainer against a plain PyTorch loop, on the paper comparison.
 
-    python benchmarks/bench_train.py            # full run (~5 min), writes benchmarks/RESULTS.md
-    python benchmarks/bench_train.py --quick    # smoke test of the script itself (~1 min)
+    python -m benchmarks.bench_train            # full run (~5 min), writes benchmarks/RESULTS.md
+    python -m benchmarks.bench_train --quick    # smoke test of the script itself (~1 min)
+
+(from the repository root; rewrites RESULTS.md but keeps its KEPT_SECTIONS, e.g. "A class at
+once" from benchmarks/bench_class.py, as they are).
 
 The paper comparison: MFG-VAE, MoG posterior, MoG prior; M = 10, σ = 0.1, seeds 0-2 (9 models),
 default TrainConfig otherwise. (a) benchmarks/reference_trainer.py trains them one at a time for a
@@ -37,17 +40,22 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
+# No sys.path editing: run it as a module from the repository root (`python -m
+# benchmarks.bench_train`, the package comes from the working directory), or as a script once
+# the package is installed (`pip install -e .`; the script's own folder then provides
+# reference_trainer).
+try:
+    from benchmarks.reference_trainer import DEFAULT_REFERENCE_STEPS, train_reference
+except ImportError:
+    from reference_trainer import DEFAULT_REFERENCE_STEPS, train_reference
+from vae_core import ground_truth
+from vae_core.config import TrainConfig
+from vae_core.convergence import FINAL_LR_FRACTION
+from vae_core.training import train, train_many, training_data
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-
-from benchmarks.reference_trainer import DEFAULT_REFERENCE_STEPS, train_reference  # noqa: E402
-from vae_core import ground_truth  # noqa: E402
-from vae_core.config import TrainConfig  # noqa: E402
-from vae_core.convergence import FINAL_LR_FRACTION  # noqa: E402
-from vae_core.training import train, train_many, training_data  # noqa: E402
 
 MODELS = [("gaussian", "gaussian"), ("gaussian", "mog"), ("mog", "gaussian")]
 SEEDS = (0, 1, 2)
@@ -60,6 +68,8 @@ DEFAULT_THREADS_TIMEOUT = 120  # s: the one extra run at torch's default thread 
 TARGET_SINGLE_SECONDS = 1.5
 TARGET_PAPER_SECONDS = 6.0
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+# Sections of RESULTS.md written by other benchmarks: a re-run keeps them as they are.
+KEPT_SECTIONS = ("## A class at once",)
 
 
 def paper_configs() -> list[TrainConfig]:
@@ -245,7 +255,8 @@ WORKERS = {
 
 
 def run_worker(kind: str, threads: int | None, steps: int, timeout: float = 900.0) -> dict:
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--ref-steps", str(steps)]
+    # As a module from the repository root, so the worker imports the same code without sys.path.
+    command = [sys.executable, "-m", "benchmarks.bench_train", "--worker", kind, "--ref-steps", str(steps)]
     if threads is not None:
         command += ["--threads", str(threads)]
     started = time.perf_counter()
@@ -368,8 +379,9 @@ def build_report(
     add("# Training benchmark: vae_core.training.train_many vs a plain PyTorch loop")
     add("")
     add(
-        'Written by `python benchmarks/bench_train.py` (GitHub issue "Fast training: a benchmark '
-        'against a plain PyTorch loop"). Overwritten on every run.'
+        'Written by `python -m benchmarks.bench_train` (GitHub issue "Fast training: a benchmark '
+        'against a plain PyTorch loop"). Rewritten on every run, except the sections written by '
+        "other benchmarks (" + ", ".join(f'"{h[3:]}"' for h in KEPT_SECTIONS) + "), kept as they are."
     )
     add("")
     add("## Machine and run")
@@ -739,6 +751,25 @@ def what_dominates(profile: dict, speed: list[dict], ref_model_steps: int, proj_
     return text
 
 
+def kept_sections(old_report: str) -> list[str]:
+    """The KEPT_SECTIONS of an existing RESULTS.md, each from its heading to the next "## "."""
+    kept = []
+    lines = old_report.splitlines()
+    for heading in KEPT_SECTIONS:
+        starts = [i for i, line in enumerate(lines) if line.startswith(heading)]
+        if not starts:
+            continue
+        end = next((j for j in range(starts[0] + 1, len(lines)) if lines[j].startswith("## ")), len(lines))
+        kept.append("\n".join(lines[starts[0] : end]).rstrip() + "\n")
+    return kept
+
+
+def with_kept_sections(report: str, path: Path) -> str:
+    """The new report followed by the KEPT_SECTIONS of the file it replaces."""
+    old = path.read_text() if path.exists() else ""
+    return "\n".join([report.rstrip() + "\n", *kept_sections(old)])
+
+
 # ----- main ---------------------------------------------------------------------------------------
 
 
@@ -831,7 +862,7 @@ def main() -> None:
     )
     print()
     print(report)
-    args.output.write_text(report)
+    args.output.write_text(with_kept_sections(report, args.output))
     print(f"written to {args.output}")
 
 

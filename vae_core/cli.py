@@ -1,4 +1,5 @@
-"""Command line: `python -m vae_core train ...` and `python -m vae_core presets`."""
+"""Command line: `python -m vae_core train ...`, `presets`, and the studies behind docs/claims.md
+(`divergence`, `stability`, `stopping`)."""
 
 from __future__ import annotations
 
@@ -112,13 +113,55 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     presets.add_argument("--out", type=Path, default=PRESETS_DIR, help="folder to write them to")
+    _add_studies(commands)
     return parser
+
+
+def _add_studies(commands) -> None:
+    """The checks behind docs/claims.md; each trains through the cache (re-runs are cheap)."""
+    helps = {
+        "divergence": "claim C2: count diverging runs over seeds with plain (unbounded) scales",
+        "stability": "the claims' verdicts on two disjoint seed sets (--seeds vs --other-seeds)",
+        "stopping": "what early stopping loses against training on to the full step budget",
+    }
+    default_seeds = {"divergence": "0-9", "stability": "5-9", "stopping": "5-9"}
+    for name, text in helps.items():
+        study = commands.add_parser(name, help=text, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        study.add_argument(
+            "--noise-std", type=float, nargs="+", default=[0.1, 0.03], metavar="σ", help="noise levels"
+        )
+        study.add_argument("--seeds", type=seed_range, default=default_seeds[name], help="e.g. 0-9 or 0,2,5")
+        study.add_argument(
+            "--cache-dir",
+            type=Path,
+            default=None,
+            help=f"result cache (default {default_cache_dir()}; the shipped presets are read too)",
+        )
+        if name == "stability":
+            study.add_argument(
+                "--other-seeds",
+                type=seed_range,
+                default="0-4",
+                help="the seeds to compare with (the presets')",
+            )
+            study.add_argument("--evidence", action="store_true", help="also print every verdict's evidence")
+
+
+def seed_range(text: str) -> tuple[int, ...]:
+    """'0-9' → 0, …, 9; '0,2,5' → 0, 2, 5."""
+    seeds = []
+    for piece in text.split(","):
+        low, _, high = piece.partition("-")
+        seeds += range(int(low), int(high or low) + 1)
+    return tuple(seeds)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "presets":
         return _build_presets(args.out)
+    if args.command in ("divergence", "stability", "stopping"):
+        return _study(args)
     return _train(args)
 
 
@@ -191,4 +234,31 @@ def _build_presets(directory: Path) -> int:
         f"{len(results)} presets in {directory} ({time.perf_counter() - started:.1f} s); "
         f"{len(failed)} diverged"
     )
+    return 0
+
+
+def _study(args) -> int:
+    import pandas as pd
+
+    from vae_core import studies
+
+    cache = args.cache_dir if args.cache_dir is not None else default_cache_dir()
+    started = time.perf_counter()
+    tables = []
+    for noise_std in args.noise_std:
+        if args.command == "divergence":
+            tables.append(studies.divergence_counts(noise_std, args.seeds, cache))
+        elif args.command == "stability":
+            tables.append(studies.verdict_table(noise_std, args.other_seeds, args.seeds, cache))
+            if args.evidence:
+                for seeds in (args.other_seeds, args.seeds):
+                    print(studies.evidence_text(noise_std, seeds, cache), end="\n\n")
+        else:
+            tables.append(studies.stopping_cost(noise_std, args.seeds, cache))
+    table = pd.concat(tables, ignore_index=True)
+    with pd.option_context("display.width", 200, "display.max_columns", None, "display.max_colwidth", 80):
+        print(table.to_string(index=False))
+        if args.command == "stopping":
+            print(studies.summarise_cost(table).to_string(index=False))
+    print(f"({time.perf_counter() - started:.0f} s; cache {cache})")
     return 0
