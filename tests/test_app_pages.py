@@ -361,7 +361,7 @@ def test_cached_config_is_shown_without_retraining(train_calls):
 
 @pytest.fixture(scope="module")
 def diverging_run(tmp_path_factory):
-    """The train page after the "A diverging run" preset and Train, at 200 steps.
+    """The train page after the diverging (lr = 10) preset and Train, at 200 steps.
 
     Trained once for the tests below (such a run takes ~15-25 s, mostly in the metrics).
     """
@@ -371,7 +371,7 @@ def diverging_run(tmp_path_factory):
         ui.result_store.clear()
         at = open_page(new_session(), "train & explore")
         at.slider(key="w.train.steps").set_value(SMALL_STEPS).run()
-        (preset,) = buttons(at, "A diverging run")
+        (preset,) = buttons(at, "Diverging: lr = 10 (not the paper's)")
         preset.click().run()
         assert_no_exception(at)
         assert at.radio(key="w.train.posterior").value == "mog"
@@ -495,3 +495,14 @@ def test_lecture_mode_from_url(train_calls):
     assert at.toggle(key="w.app.lecture").value is True
     open_page(at, "ground truth")
     assert at.toggle(key="w.app.lecture").value is True
+
+
+def test_plain_scales_travel_in_the_url_and_reach_the_trained_config(train_calls):
+    """Claim C2's divergence needs unbounded scales: the page must train with them when asked."""
+    at = open_page(new_session(), "train & explore")
+    assert at.checkbox(key="w.train.plain").value is False, "bounded scales are the default"
+    at = open_page(new_session(), "train & explore", {"plain": "1", "steps": str(SMALL_STEPS)})
+    assert at.checkbox(key="w.train.plain").value is True
+    train_small(at, train_calls)
+    (trained_config,) = train_calls[0]
+    assert trained_config.bounded_scales is False

@@ -260,5 +260,7 @@ def _study(args) -> int:
         print(table.to_string(index=False))
         if args.command == "stopping":
             print(studies.summarise_cost(table).to_string(index=False))
+            variants = [studies.rule_variants(s, args.seeds, cache) for s in args.noise_std]
+            print(pd.concat(variants, ignore_index=True).to_string(index=False))
     print(f"({time.perf_counter() - started:.0f} s; cache {cache})")
     return 0

@@ -41,20 +41,28 @@ def step_budget(noise_std: float) -> int:
     return next(steps for low, steps in STEP_BUDGETS if noise_std >= low - 1e-12)
 
 
-def improving(validation_elbos: list[float]) -> bool:
+def improving(validation_elbos: list[float], patience: int = PATIENCE, tolerance: float = TOLERANCE) -> bool:
     """The best of the last PATIENCE evaluations beats the best before them by TOLERANCE."""
-    if len(validation_elbos) <= PATIENCE:
+    if len(validation_elbos) <= patience:
         return True
-    best_before = max(validation_elbos[:-PATIENCE])
-    best_recent = max(validation_elbos[-PATIENCE:])
-    return best_recent > best_before + TOLERANCE or not math.isfinite(best_recent)
+    best_before = max(validation_elbos[:-patience])
+    best_recent = max(validation_elbos[-patience:])
+    return best_recent > best_before + tolerance or not math.isfinite(best_recent)
 
 
-def should_stop(validation_elbos: list[float], steps_done: int, max_steps: int) -> bool:
-    """The stopping rule for one run (call it after each evaluation)."""
-    if steps_done < MIN_SCHEDULE_FRACTION * max_steps:
+def should_stop(
+    validation_elbos: list[float],
+    steps_done: int,
+    max_steps: int,
+    patience: int = PATIENCE,
+    tolerance: float = TOLERANCE,
+    min_fraction: float = MIN_SCHEDULE_FRACTION,
+) -> bool:
+    """The stopping rule for one run (call it after each evaluation). The keyword arguments
+    exist to measure other rules on recorded histories (vae_core.studies.rule_variants)."""
+    if steps_done < min_fraction * max_steps:
         return False
-    return not improving(validation_elbos)
+    return not improving(validation_elbos, patience, tolerance)
 
 
 def should_stop_all(histories: list[list[float]], steps_done: list[int], max_steps: list[int]) -> list[bool]:

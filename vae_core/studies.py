@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vae_core import claims
+from vae_core import claims, convergence
 from vae_core.cache import cached_train_many
 from vae_core.config import PAPER_N_COMPONENTS
 from vae_core.presets import comparison_configs
@@ -80,12 +80,18 @@ def verdict_table(noise_std: float, seeds_a, seeds_b, cache_dir: Path) -> pd.Dat
 
 
 def flip_kind(first: str, second: str) -> str:
-    """'' when equal; 'into/out of undecided' when one side is undecided (honest: the seeds
-    could not settle it); 'FLIP' when a decided verdict turns into another decided one."""
+    """How a verdict changed between two seed sets.
+
+    '' when equal; 'undecided ↔ decided' when one side is undecided (honest: those seeds
+    could not settle it); 'partly ↔ decided' when one side partly holds (a part moved between
+    decided and within noise, the rest agrees); 'FLIP' for holds ↔ does not hold, a
+    contradiction the design must not allow."""
     if first == second:
         return ""
     if claims.UNDECIDED in (first, second) or claims.UNKNOWN in (first, second):
         return "undecided ↔ decided"
+    if claims.PARTLY in (first, second):
+        return "partly ↔ decided"
     return "FLIP"
 
 
@@ -149,3 +155,61 @@ def summarise_cost(table: pd.DataFrame) -> pd.DataFrame:
         )
         .reset_index()
     )
+
+
+# Rules measured against the full budget: (PATIENCE, TOLERANCE, MIN_SCHEDULE_FRACTION).
+RULE_VARIANTS = (
+    (convergence.PATIENCE, convergence.TOLERANCE, convergence.MIN_SCHEDULE_FRACTION),
+    (4, 2e-4, 0.8),
+    (4, 2e-4, 0.9),
+    (6, 2e-4, 0.7),
+    (8, 2e-4, 0.7),
+)
+
+
+def rule_variants(noise_std: float, seeds, cache_dir: Path, variants=RULE_VARIANTS) -> pd.DataFrame:
+    """Each stopping rule replayed on the validation histories of full-budget runs: where it
+    would have stopped and what it would have lost by then against the end of the budget
+    (the runs are the same up to that step: stopping changes nothing before it)."""
+    full = train_comparison(noise_std, seeds, cache_dir, early_stop=False)
+    histories = [
+        (r.config.steps, r.history.dropna(subset=["validation_elbo"]))
+        for rs in full.values()
+        for r in rs
+        if not r.diverged
+    ]
+    rows = []
+    for patience, tolerance, min_fraction in variants:
+        steps, elbo_lost, ll_lost = [], [], []
+        for budget, history in histories:
+            elbos = history["validation_elbo"].to_list()
+            rule = (patience, tolerance, min_fraction)
+            stop = next(
+                (
+                    i
+                    for i, step in enumerate(history["step"])
+                    if convergence.should_stop(elbos[: i + 1], step, budget, *rule)
+                ),
+                len(elbos) - 1,
+            )
+            steps.append(int(history["step"].iloc[stop]))
+            elbo_lost.append(elbos[-1] - elbos[stop])
+            log_liks = history["validation_log_likelihood"].to_numpy()
+            ll_lost.append(log_liks[-1] - log_liks[stop])
+        rows.append(
+            {
+                "σ": noise_std,
+                "patience": patience,
+                "tolerance": tolerance,
+                "min fraction": min_fraction,
+                "runs": len(histories),
+                "mean steps": float(np.mean(steps)),
+                "budget": histories[0][0] if histories else 0,
+                "val. ELBO lost mean": float(np.mean(elbo_lost)),
+                "val. ELBO lost max": float(np.max(elbo_lost)),
+                "runs losing > 0.002": int(np.sum(np.asarray(elbo_lost) > 0.002)),
+                "val. log-lik. lost mean": float(np.mean(ll_lost)),
+                "val. log-lik. lost max": float(np.max(ll_lost)),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -104,4 +104,5 @@ def settings_summary(config: TrainConfig) -> str:
         f"{config.model_name}{mixture} · σ = {config.noise_std:g} · {config.steps} steps · "
         f"lr {config.lr:g} · width {config.hidden} · seed {config.seed}"
         f"{' · early stop' if config.early_stop else ''}"
+        f"{'' if config.bounded_scales else ' · plain (unbounded) scales'}"
     )
