@@ -5,7 +5,7 @@ import streamlit as st
 
 import live_view
 import ui
-from vae_core import convergence, figures, live_figures, tour
+from vae_core import claims, convergence, figures, live_figures, tour
 from vae_core.config import (
     APP_RANGES,
     HIDDEN_WIDTHS,
@@ -198,7 +198,8 @@ with st.expander("Controls", expanded=not ui.lecture_mode()):
         key=ui.widget_key(PAGE, "plain"),
         help="Off (default): every scale of q(z|y) and of a mixture prior is kept between a floor "
         "and a ceiling, so a variance can never collapse or explode. On: plain exp(raw) scales, as "
-        "in a textbook implementation (and the paper's), where training can diverge (claim C2).",
+        "in a textbook implementation (and the paper's), where training can diverge (claim C2). "
+        + claims.PLAIN_SCALES_FINDING,
     )
     st.text_input(
         "y values for the posterior plots",

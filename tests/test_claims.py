@@ -207,6 +207,7 @@ def test_c1_in_data_and_at_the_paper_probe_y_are_told_apart():
 def test_c2_divergence_cannot_be_seen_with_bounded_scales():
     found = verdicts(results(diverged=()))["C2"]
     assert found.parts[3] == UNKNOWN and "bounded" in found.evidence[3]
+    assert claims.PLAIN_SCALES_FINDING in found.evidence[3]  # what plain scales did, measured
     assert found.verdict == HOLDS  # the parts that can be decided all hold
 
 

@@ -4,7 +4,7 @@ import pandas as pd
 
 from vae_core import claims
 from vae_core.cli import seed_range
-from vae_core.studies import flip_kind, summarise_cost
+from vae_core.studies import contradicting_parts, flip_kind, summarise_cost
 
 
 def test_seed_ranges():
@@ -19,6 +19,8 @@ def test_flips_are_told_apart():
     assert flip_kind(claims.FAILS, claims.HOLDS) == "FLIP"
     assert flip_kind(claims.UNDECIDED, claims.FAILS) == "undecided ↔ decided"
     assert flip_kind(claims.PARTLY, claims.FAILS) == "partly ↔ decided"
+    h, f, u = claims.HOLDS, claims.FAILS, claims.UNDECIDED
+    assert contradicting_parts([h, f, u, h], [f, f, h, u]) == 1
 
 
 def test_stopping_cost_summary():

@@ -74,9 +74,15 @@ def verdict_table(noise_std: float, seeds_a, seeds_b, cache_dir: Path) -> pd.Dat
                 "verdict B": b[claim_id].verdict,
                 "parts B": " ".join(claims.SYMBOL.get(s, "·") for s in b[claim_id].parts),
                 "flip": flip_kind(a[claim_id].verdict, b[claim_id].verdict),
+                "parts ✓↔✗": contradicting_parts(a[claim_id].parts, b[claim_id].parts),
             }
         )
     return pd.DataFrame(rows)
+
+
+def contradicting_parts(first: list[str], second: list[str]) -> int:
+    """Parts that hold on one seed set and do not hold on the other (the same part, in order)."""
+    return sum({a, b} == {claims.HOLDS, claims.FAILS} for a, b in zip(first, second, strict=True))
 
 
 def flip_kind(first: str, second: str) -> str:
