@@ -70,7 +70,11 @@ def preset(
     )
 
 
-DIVERGING_PRESET = "Diverging: lr = 10 (not the paper's)"
+DIVERGING_PRESET = "Blow-up at lr = 10"  # short enough for five columns at 1400 px
+PRESET_HELP = {
+    DIVERGING_PRESET: "Not the paper's divergence: a learning rate a thousand times too large "
+    "blows up Adam whatever the scales. " + claims.PLAIN_SCALES_FINDING
+}
 PRESETS = {
     "MFG-VAE (paper)": preset("gaussian", "gaussian"),
     "MoG posterior (paper)": preset("gaussian", "mog"),
@@ -151,7 +155,14 @@ ui.show_warnings(ui.load_page_state(PAGE, PARAMS))
 preset_columns = st.columns(3 if ui.lecture_mode() else len(PRESETS)) if not touring else []
 for index, (label, values) in enumerate(PRESETS.items() if not touring else []):
     column = preset_columns[index % len(preset_columns)]
-    column.button(label, on_click=apply_preset, args=(values,), width="stretch", key=f"preset.{label}")
+    column.button(
+        label,
+        on_click=apply_preset,
+        args=(values,),
+        width="stretch",
+        key=f"preset.{label}",
+        help=PRESET_HELP.get(label),
+    )
 
 if ui.lecture_mode():
     live_view.show_tour(apply_config, ui.training_service().lookup)
@@ -186,7 +197,7 @@ with st.expander("Controls", expanded=not ui.lecture_mode()):
         LABELS["lr"],
         LEARNING_RATES,
         key=ui.widget_key(PAGE, "lr"),
-        help="Adam, cosine-decayed to a tenth. Very large values diverge.",
+        help="Adam, cosine-decayed to a hundredth (vae_core/convergence.py). Very large values diverge.",
     )
     third.select_slider(LABELS["hidden"], HIDDEN_WIDTHS, key=ui.widget_key(PAGE, "hidden"))
     third.number_input(

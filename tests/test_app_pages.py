@@ -371,7 +371,8 @@ def diverging_run(tmp_path_factory):
         ui.result_store.clear()
         at = open_page(new_session(), "train & explore")
         at.slider(key="w.train.steps").set_value(SMALL_STEPS).run()
-        (preset,) = buttons(at, "Diverging: lr = 10 (not the paper's)")
+        (preset,) = buttons(at, "Blow-up at lr = 10")
+        assert "Not the paper's divergence" in preset.help
         preset.click().run()
         assert_no_exception(at)
         assert at.radio(key="w.train.posterior").value == "mog"

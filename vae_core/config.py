@@ -79,7 +79,7 @@ class TrainConfig:
     hidden: int = 50  # width H of the 1 → H → H → out MLPs (decoder and encoder)
     steps: int = 2000  # maximum steps (the cosine schedule spans them): convergence.step_budget(σ)
     batch_size: int = 100  # y per step (minibatches drawn with replacement)
-    lr: float = 0.01  # Adam's initial learning rate; cosine-decayed to lr / 10
+    lr: float = 0.01  # Adam's initial learning rate; cosine-decayed to lr · FINAL_LR_FRACTION (1/100)
     samples_per_component: int = 1  # z-samples per y and posterior component per step
     seed: int = 0  # initialisation and Monte Carlo noise
     data_seed: int = 0  # the training and test data
