@@ -186,7 +186,7 @@ def worker_profile() -> dict:
     started = time.perf_counter()
     profiler.enable()
     for group in groups.values():
-        training._train_ensemble(group, None, None)
+        training.run_batch(group)
     profiler.disable()
     wall = time.perf_counter() - started
     stats = pstats.Stats(profiler)
