@@ -203,9 +203,10 @@ def show_modes(result: TrainResult, y: float) -> None:
         st.caption(modes.sentence())
 
 
-def show_prior(runs: list[live_figures.Shown], name: str, key: tuple | None = None) -> None:
-    """See the prior: its components (when learned) against the aggregate posterior."""
-    ui.show_figure(live_figures.prior_figure(runs) if key is None else prior_figure(key, runs), name)
+def show_prior(runs: list[live_figures.Shown], name: str, key: tuple) -> None:
+    """See the prior: its components (when learned) against the aggregate posterior (`key`:
+    runs_key of the runs, for the figure cache shared by sessions)."""
+    ui.show_figure(prior_figure(key, runs), name)
     st.caption(
         "The KL term of the ELBO pulls the aggregate posterior q(z) = E_y q(z|y) (where "
         "the encoder sends the data, shaded) towards the prior p(z) (black); where they "

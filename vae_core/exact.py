@@ -67,11 +67,20 @@ def feature_widths(model) -> tuple[float, float]:
     return likelihood_width, prior_width
 
 
+def feature_spacing(model) -> float:
+    """The z-spacing that resolves the log joint: NODES_PER_WIDTH nodes per narrowest feature."""
+    return min(feature_widths(model)) / NODES_PER_WIDTH
+
+
 @torch.no_grad()
 def latent_grid(model) -> tuple[torch.Tensor, float]:
     """A uniform z-grid (float64) covering every member's prior mass, and its spacing."""
+    return _prior_grid(model, feature_spacing(model))
+
+
+def _prior_grid(model, spacing: float) -> tuple[torch.Tensor, float]:
+    """`latent_grid` for a feature spacing already measured."""
     low, high = model.prior_distribution().support()
-    spacing = min(feature_widths(model)) / NODES_PER_WIDTH
     n_nodes = int(min(max(math.ceil((high - low) / spacing) + 1, MIN_GRID_NODES), MAX_GRID_NODES))
     grid = torch.linspace(low, high, n_nodes, dtype=torch.float64)
     return grid, (high - low) / (n_nodes - 1)
@@ -126,7 +135,8 @@ def elbo(model, y) -> torch.Tensor:
         return torch.cat([elbo(model.member(e), y[e : e + 1]) for e in range(model.n_members)])
     q = model.posterior(y.float())
     locs, scales = q.locs.double()[0], q.scales.double()[0]  # (N, M)
-    grid, spacing = _elbo_grid(model, locs, scales)
+    floor = feature_spacing(model)
+    grid, spacing = _elbo_grid(model, locs, scales, floor)
     on_grid = (
         (scales >= SHARED_GRID_MIN_SCALE * spacing)
         & (locs - TAIL_SCALES * scales >= grid[0])
@@ -137,11 +147,11 @@ def elbo(model, y) -> torch.Tensor:
         result[on_grid] = _elbo_on_grid(model, y[:, on_grid], locs[on_grid], scales[on_grid], grid, spacing)
     if not bool(on_grid.all()):
         off = ~on_grid
-        result[off] = _elbo_per_component(model, y[:, off], locs[off], scales[off])
+        result[off] = _elbo_per_component(model, y[:, off], locs[off], scales[off], floor)
     return result.unsqueeze(0)
 
 
-def _elbo_grid(model, locs, scales) -> tuple[torch.Tensor, float]:
+def _elbo_grid(model, locs, scales, spacing: float) -> tuple[torch.Tensor, float]:
     """A uniform z-grid over the prior's and q's mass, resolving the log joint as `latent_grid`
     does (NODES_PER_WIDTH nodes per narrowest feature), with at least MIN_ELBO_GRID_NODES nodes.
     If that needs more than MAX_GRID_NODES nodes, the prior's grid: the y whose q reaches beyond
@@ -151,10 +161,9 @@ def _elbo_grid(model, locs, scales) -> tuple[torch.Tensor, float]:
     if bool(finite.any()):
         low = min(low, (locs - TAIL_SCALES * scales)[finite].min().item())
         high = max(high, (locs + TAIL_SCALES * scales)[finite].max().item())
-    spacing = min(feature_widths(model)) / NODES_PER_WIDTH
     n_nodes = max(math.ceil((high - low) / spacing) + 1, MIN_ELBO_GRID_NODES)
     if n_nodes > MAX_GRID_NODES:
-        return latent_grid(model)
+        return _prior_grid(model, spacing)
     return torch.linspace(low, high, n_nodes, dtype=torch.float64), (high - low) / (n_nodes - 1)
 
 
@@ -174,7 +183,7 @@ def _elbo_on_grid(model, y, locs, scales, grid, spacing) -> torch.Tensor:
     return torch.cat(blocks)
 
 
-def _elbo_per_component(model, y, locs, scales) -> torch.Tensor:
+def _elbo_per_component(model, y, locs, scales, floor: float) -> torch.Tensor:
     """The ELBO of single-member y (1, N) with q's components (N, M), component by component: (N,).
 
     q is an equal-weight mixture, so ELBO(y) = (1/M) Σ_k E_{x ~ N(0,1)} g(μ_k + s_k x) with
@@ -187,8 +196,6 @@ def _elbo_per_component(model, y, locs, scales) -> torch.Tensor:
     decoder or a narrow prior component breaks it (on the σ = 0.03 presets it was off by up to
     1.4 nats).
     """
-    likelihood_width, prior_width = feature_widths(model)
-    floor = min(likelihood_width, prior_width) / NODES_PER_WIDTH
     prior = model.prior_distribution()
     # Component j's dip into log q matters to component k where k has weight: within
     # BULK_SCALES of k's centre (beyond, k's density is below e^{-12.5} ≈ 4e-6 of its peak).
