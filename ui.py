@@ -7,6 +7,7 @@ import inspect
 import math
 import runpy
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -388,13 +389,13 @@ def _png_or_empty(fig: go.Figure) -> bytes:
         return b""  # the download is empty; the caption under each chart names the camera icon
 
 
-def download_all(figures: dict[str, go.Figure], metrics: pd.DataFrame, stem: str) -> None:
+def download_all(figures: Callable[[], dict[str, go.Figure]], metrics: pd.DataFrame, stem: str) -> None:
+    """The ZIP of every figure (`figures` builds them, only when the ZIP is downloaded) and the CSV."""
     left, right = st.columns(2)
     if chrome_path() is not None:
-        styled_figures = {name: styled(fig) for name, fig in figures.items()}
         left.download_button(
             "Download all figures (ZIP)",
-            data=lambda: figures_to_zip(styled_figures),
+            data=lambda: figures_to_zip({name: styled(fig) for name, fig in figures().items()}),
             file_name=f"{stem}-figures.zip",
             mime="application/zip",
             key=f"zip.{stem}",

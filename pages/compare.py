@@ -303,4 +303,4 @@ st.caption(
 for kind, caption in FIGURE_CAPTIONS.items():
     ui.show_figure(view.figures[f"{stem}_{kind}"], f"{stem}_{kind}")
     st.caption(caption)  # under its figure, as on the Train page
-ui.download_all(view.figures, view.per_seed, stem)
+ui.download_all(lambda: view.figures, view.per_seed, stem)

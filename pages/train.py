@@ -31,6 +31,8 @@ def ranged(name: str) -> ui.Param:
     return ui.Param(getattr(DEFAULTS, name), low=low, high=high)
 
 
+# The tabs under the live view, one detail of a finished run each (the first is open at first).
+DETAIL_TABS = ("Metrics", "Training curves", "Decoder", "p(y)", "Posteriors", "Prior", "Training animation")
 PARAMS = {
     "prior": ui.Param(DEFAULTS.prior, choices=KINDS),
     "posterior": ui.Param(DEFAULTS.posterior, choices=KINDS),
@@ -43,6 +45,7 @@ PARAMS = {
     "early": ui.Param(DEFAULTS.early_stop),
     "plain": ui.Param(not DEFAULTS.bounded_scales),
     "y": ui.Param("1, 0.2, 0.05, -3"),
+    "details": ui.Param(DETAIL_TABS[0], choices=DETAIL_TABS),
     live_view.PROBE: live_view.probe_param(),
 }
 
@@ -266,14 +269,18 @@ if result is None:
     st.stop()
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
-def result_figures(key: str, y_values: tuple, _result):
-    """Figures of one result, built once for every session (keyed by config, status, y)."""
-    return {
-        **figures.model_figures(_result, y_values),
-        "training_animation": live_figures.decoder_animation_figure(_result),
-        "training_snapshots": live_figures.decoder_snapshots_figure(_result),
-    }
+ANIMATION = "training_animation"
+SNAPSHOTS = "training_snapshots"  # the animation's still version, for PNG and ZIP
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def result_figure(key: str, name: str, y_values: tuple, _result):
+    """One figure of one result, built once for every session (keyed by config, status, y)."""
+    if name == ANIMATION:
+        return live_figures.decoder_animation_figure(_result)
+    if name == SNAPSHOTS:
+        return live_figures.decoder_snapshots_figure(_result)
+    return figures.model_figure(name, _result, y_values)
 
 
 stem = (
@@ -340,39 +347,83 @@ with st.expander("Exact settings of this run"):
 with view_slot if view_slot is not None else st.container():
     explored = live_view.explore(result)
 
-figs = result_figures(f"{config.key()}:{result.status}:{result.steps_run}", tuple(y_values), result)
-metrics = metrics_table(result.metrics)
-ui.show_figure(figs["training_curves"], f"{stem}_training_curves")
-st.markdown("**Metrics** (all exact, by quadrature)")
-if ui.lecture_mode():
-    st.markdown(
-        "<style>[data-testid='stTable'] td, [data-testid='stTable'] th "
-        "{font-size: 1.3rem !important;}</style>",
-        unsafe_allow_html=True,
+figure_key = f"{config.key()}:{result.status}:{result.steps_run}"
+
+
+def figure(name: str):
+    return result_figure(figure_key, name, tuple(y_values), result)
+
+
+def show_metrics(metrics: pd.DataFrame) -> None:
+    st.markdown("**Metrics** (all exact, by quadrature)")
+    if ui.lecture_mode():
+        st.markdown(
+            "<style>[data-testid='stTable'] td, [data-testid='stTable'] th "
+            "{font-size: 1.3rem !important;}</style>",
+            unsafe_allow_html=True,
+        )
+    st.table(metrics.assign(value=metrics["value"].map(lambda v: f"{v:.4f}")).set_index("metric"))
+
+
+def show_decoder() -> None:
+    ui.show_figure(figure("decoder"), f"{stem}_decoder")
+    st.caption(
+        "Left: the decoder in the model's own latent. Middle: the same decoder on the true "
+        "latent's scale (u = F_prior(z)). It need not look like f: cutting [0, 1] into pieces "
+        "and rearranging them (any measure-preserving rearrangement of u) gives the same "
+        "p(y), so the data cannot tell these decoders apart (non-identifiability); f's own "
+        "mirror and half-shift leave f unchanged. Right: the quantile function of f_φ(z), "
+        "the part of the decoder that p(y) does pin down."
     )
-st.table(metrics.assign(value=metrics["value"].map(lambda v: f"{v:.4f}")).set_index("metric"))
-ui.show_figure(figs["decoder"], f"{stem}_decoder")
-st.caption(
-    "Left: the decoder in the model's own latent. Middle: the same decoder on the true "
-    "latent's scale (u = F_prior(z)). It need not look like f: cutting [0, 1] into pieces "
-    "and rearranging them (any measure-preserving rearrangement of u) gives the same "
-    "p(y), so the data cannot tell these decoders apart (non-identifiability); f's own "
-    "mirror and half-shift leave f unchanged. Right: the quantile function of f_φ(z), "
-    "the part of the decoder that p(y) does pin down."
-)
-ui.show_figure(figs["generated_marginal"], f"{stem}_generated_marginal")
-ui.show_figure(figs["posteriors"], f"{stem}_posteriors")
-st.caption(
-    "Top: the encoder q(z|y) (solid) against the model's own exact posterior p_θ(z|y) "
-    "(olive, dashed), in the model's latent; their mismatch is the inference gap "
-    "log p_θ(y) − ELBO(y) = KL(q ‖ p_θ), printed in each panel. Bottom: the true "
-    "posterior p(u|y) in the truth's own latent. The two latents are not comparable "
-    "point by point (the model may arrange its latent in any of many ways with the same "
-    "p(y)); what is comparable is how much each posterior changes with y, the "
-    "information I in the metrics."
-)
-live_view.show_prior(explored, f"{stem}_prior", key=live_view.runs_key(result))
-# On screen the animation; on paper (PNG, ZIP) the same snapshots as still lines.
-ui.show_figure(figs["training_animation"], f"{stem}_training_animation", paper=figs["training_snapshots"])
-paper_figures = {name: fig for name, fig in figs.items() if name != "training_animation"}
+
+
+def show_posteriors() -> None:
+    ui.show_figure(figure("posteriors"), f"{stem}_posteriors")
+    st.caption(
+        "Top: the encoder q(z|y) (solid) against the model's own exact posterior p_θ(z|y) "
+        "(olive, dashed), in the model's latent; their mismatch is the inference gap "
+        "log p_θ(y) − ELBO(y) = KL(q ‖ p_θ), printed in each panel. Bottom: the true "
+        "posterior p(u|y) in the truth's own latent. The two latents are not comparable "
+        "point by point (the model may arrange its latent in any of many ways with the same "
+        "p(y)); what is comparable is how much each posterior changes with y, the "
+        "information I in the metrics."
+    )
+
+
+def show_animation() -> None:
+    # On screen the animation; on paper (PNG, ZIP) the same snapshots as still lines.
+    ui.show_figure(figure(ANIMATION), f"{stem}_{ANIMATION}", paper=figure(SNAPSHOTS))
+
+
+metrics = metrics_table(result.metrics)
+# One detail at a time, built when its tab is opened: a finished page costs the view above and
+# one tab, not ten figures (twenty students finishing together made the server build and the
+# browsers draw ~200 figures at once; issue 7). The open tab is a page setting (URL `details`).
+details = {  # DETAIL_TABS, in order
+    "Metrics": lambda: show_metrics(metrics),
+    "Training curves": lambda: ui.show_figure(figure("training_curves"), f"{stem}_training_curves"),
+    "Decoder": show_decoder,
+    "p(y)": lambda: ui.show_figure(figure("generated_marginal"), f"{stem}_generated_marginal"),
+    "Posteriors": show_posteriors,
+    "Prior": lambda: live_view.show_prior(explored, f"{stem}_prior", key=live_view.runs_key(result)),
+    "Training animation": show_animation,
+}
+assert tuple(details) == DETAIL_TABS
+for tab, show in zip(
+    st.tabs(DETAIL_TABS, key=ui.widget_key(PAGE, "details"), on_change="rerun"), details.values(), strict=True
+):
+    if tab.open:
+        with tab:
+            show()
+
+
+def paper_figures() -> dict:
+    """Every figure for the ZIP, built only when it is downloaded."""
+    names = [*figures.MODEL_FIGURES, SNAPSHOTS]
+    return {
+        **{name: figure(name) for name in names},
+        "prior": live_view.prior_figure(live_view.runs_key(result), explored),
+    }
+
+
 ui.download_all(paper_figures, pd.concat([metrics, settings_rows(config)], ignore_index=True), stem)

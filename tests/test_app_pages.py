@@ -36,14 +36,15 @@ PAGES = {
 # A warm re-render (caches filled, nothing to train) must feel instant; the target is 0.3 s.
 WARM_RENDER_BOUND = 1.5
 SMALL_STEPS = 200
-TRAIN_FIGURES = (
-    "training_curves",
-    "decoder",
-    "generated_marginal",
-    "posteriors",
-    "training_animation",
-    "prior",
-)
+# The Train page's detail tabs and the chart each draws (the Metrics tab draws the table).
+TRAIN_FIGURES = {
+    "Training curves": "training_curves",
+    "Decoder": "decoder",
+    "p(y)": "generated_marginal",
+    "Posteriors": "posteriors",
+    "Prior": "prior",
+    "Training animation": "training_animation",
+}
 VIEW_CHARTS = ("view.heatmap", "view.marginal", "view.decoder", "view.posterior")  # live_view
 
 
@@ -301,18 +302,31 @@ def test_train_small_run_shows_figures_and_metrics(train_calls):
     assert not buttons(at, "Train"), "a trained config needs no Train button"
     assert len(status(at)) == 1
 
-    found = charts(at)
-    for figure in TRAIN_FIGURES:
-        spec = chart_named(found, f"_{figure}")
-        assert spec["data"], f"{figure} has no traces"
-        assert not non_finite_numbers(spec), (figure, non_finite_numbers(spec))
-    assert chart_named(found, "_training_animation").get("frames"), "the animation has no frames"
-
-    (metrics,) = at.table
+    (metrics,) = at.table  # the first tab, open at first
     values = metrics.value["value"].to_numpy(dtype=float)
     assert len(values) >= 10
     assert np.isfinite(values).all(), metrics.value
     assert list(metrics.value.columns) == ["value", "meaning"]
+    assert not detail_charts(at), "a closed tab builds nothing"
+
+    for tab, figure in TRAIN_FIGURES.items():
+        at.session_state["w.train.details"] = tab  # what clicking the tab does
+        at.run()
+        assert_no_exception(at)
+        assert at.query_params["details"] == tab, "the open tab is kept in the URL"
+        assert not at.table, f"{tab}: only the open tab is drawn"
+        (name,) = detail_charts(at)
+        assert name.endswith(f"_{figure}"), (tab, name)
+        spec = charts(at)[name]
+        assert spec["data"], f"{figure} has no traces"
+        assert not non_finite_numbers(spec), (figure, non_finite_numbers(spec))
+        if figure == "training_animation":
+            assert spec.get("frames"), "the animation has no frames"
+
+
+def detail_charts(at: AppTest) -> list[str]:
+    """The charts drawn under the detail tabs (every chart but the live view's four)."""
+    return [name for name in charts(at) if not name.endswith(VIEW_CHARTS)]
 
 
 def test_progress_and_stop_while_training(train_calls):
@@ -345,10 +359,12 @@ def test_cached_config_is_shown_without_retraining(train_calls):
     assert [s.value for s in status(at)] == [shown]
 
     # A second session opening the same settings from a shared link: shown at once.
-    other = open_page(new_session(), "train & explore", {"steps": str(SMALL_STEPS)})
+    other = open_page(new_session(), "train & explore", {"steps": str(SMALL_STEPS), "details": "Decoder"})
     assert not buttons(other, "Train")
     assert [s.value for s in status(other)] == [shown]
-    assert len(charts(other)) == len(TRAIN_FIGURES) + len(VIEW_CHARTS)
+    (decoder,) = detail_charts(other)  # the shared link's tab, and only it
+    assert decoder.endswith("_decoder")
+    assert len(charts(other)) == 1 + len(VIEW_CHARTS)
     assert len(train_calls) == 1
 
     # After a server restart (a new training service) the disk cache still has it.

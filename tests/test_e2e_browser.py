@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -215,10 +216,15 @@ def test_every_page_and_a_training_run(server, page, screenshot_dir, capsys):
     success.wait_for(timeout=60_000)
     assert f"{SMALL_STEPS} steps" in success.inner_text()
     wait_until_idle(page)
-    wait_for_charts(page, 5)
+    wait_for_charts(page, 4)  # the live view; the detail tabs open on the metrics table
     assert_no_exception(page, "/train after training")
     screenshot(page, screenshot_dir / "train_trained.png")
 
+    # A detail tab builds its figure when opened (and only then).
+    page.get_by_role("tab", name="Decoder").click()
+    wait_until_idle(page)
+    wait_for_charts(page, 5)
+    assert "details=Decoder" in page.url
     download_button = page.get_by_role("button", name="Download PNG").first
     download_button.scroll_into_view_if_needed()
     with page.expect_download(timeout=60_000) as download_info:
@@ -231,10 +237,22 @@ def test_every_page_and_a_training_run(server, page, screenshot_dir, capsys):
     assert download.suggested_filename.endswith(".png")
     assert_no_exception(page, "/train after the download")
 
+    # The ZIP holds every figure, built at the click though the tabs never drew them.
+    zip_button = page.get_by_role("button", name="Download all figures (ZIP)")
+    zip_button.scroll_into_view_if_needed()
+    with page.expect_download(timeout=120_000) as download_info:
+        zip_button.click()
+    with zipfile.ZipFile(download_info.value.path()) as archive:
+        names = sorted(archive.namelist())
+        assert all(archive.read(name).startswith(PNG_SIGNATURE) for name in names), names
+    expected = ["decoder", "generated_marginal", "posteriors", "prior", "training_curves"]
+    assert [Path(name).stem for name in names] == [*expected, "training_snapshots"], names
+    assert_no_exception(page, "/train after the ZIP")
+
     # Lecture mode from the URL, as a lecturer would open it.
     page.goto(f"{server}/train?steps={SMALL_STEPS}&lecture=1")
     wait_until_idle(page)
-    wait_for_charts(page, 5)
+    wait_for_charts(page, 4)
     assert_no_exception(page, "/train in lecture mode")
     screenshot(page, screenshot_dir / "train_lecture.png")
 

@@ -340,14 +340,26 @@ def generated_marginal_figure(results: list[TrainResult], n_samples: int = 20000
     return _layout(fig, "Generated data vs training data and the truth", 420)
 
 
+def model_figure(name: str, result: TrainResult, y_values=PAPER_Y_VALUES) -> go.Figure:
+    """One figure of a trained model by file name (MODEL_FIGURES): the Train page builds only
+    the one a student opens."""
+    if name == "training_curves":
+        return training_curves_figure({result.config.model_name: [result]})
+    if name == "decoder":
+        return decoder_figure([result])
+    if name == "generated_marginal":
+        return generated_marginal_figure([result])
+    if name == "posteriors":
+        return posterior_figure(result, y_values)
+    raise KeyError(f"no model figure named {name!r}; expected one of {MODEL_FIGURES}")
+
+
+MODEL_FIGURES = ("training_curves", "decoder", "generated_marginal", "posteriors")
+
+
 def model_figures(result: TrainResult, y_values=PAPER_Y_VALUES) -> dict[str, go.Figure]:
     """The figures of one trained model, by file name (the Train page and the CLI show these)."""
-    return {
-        "training_curves": training_curves_figure({result.config.model_name: [result]}),
-        "decoder": decoder_figure([result]),
-        "generated_marginal": generated_marginal_figure([result]),
-        "posteriors": posterior_figure(result, y_values),
-    }
+    return {name: model_figure(name, result, y_values) for name in MODEL_FIGURES}
 
 
 def posterior_figure(result: TrainResult, y_values=PAPER_Y_VALUES) -> go.Figure:
