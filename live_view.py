@@ -179,7 +179,7 @@ def show_view(
     top_left, top_right = st.columns(2)
     with top_left:
         if first is None:
-            clickable_chart(live_figures.truth_heatmap_figure(runs[0].config.noise_std, y), f"{key}.heatmap")
+            clickable_chart(truth_heatmap(runs[0].config.noise_std, y), f"{key}.heatmap")
         else:
             chart(first, f"{key}.first")
     with top_right:
@@ -189,6 +189,26 @@ def show_view(
         chart(figs["decoder"], f"{key}.decoder")
     with bottom_right:
         chart(figs["posterior"], f"{key}.posterior")
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def truth_heatmap(noise_std: float, y: float) -> go.Figure:
+    return live_figures.truth_heatmap_figure(noise_std, y)
+
+
+def show_truth(noise_std: float) -> None:
+    """Before a model exists: the exact posterior it will be compared with, where the view's
+    heat map goes. (It also loads the browser's plotting code while the student reads, not
+    when a whole class's results arrive at once.)"""
+    left, right = st.columns(2, vertical_alignment="center")
+    with left:
+        clickable_chart(truth_heatmap(noise_std, float(st.session_state[probe_key()])), "view.heatmap")
+    right.markdown(
+        f"**The truth first.** At σ = {noise_std:g} every vertical slice of this heat map is the "
+        "exact posterior p(z|y) of the data: for y between 0 and 0.25 four true latents z could "
+        "have produced it. Click a y to choose where to probe. Once a model is trained, its "
+        "p_θ(y), its decoder and its posterior q(z|y) at that y appear beside this."
+    )
 
 
 def show_modes(result: TrainResult, y: float) -> None:

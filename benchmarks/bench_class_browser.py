@@ -16,7 +16,7 @@ the server's thread count is sampled. The browsers run on the same machine as th
 did when the issue measured the old app: their rendering competes for the same cores.
 
     python benchmarks/bench_class_browser.py                # N = 20
-    python benchmarks/bench_class_browser.py --sessions 5
+    python benchmarks/bench_class_browser.py --sessions 5 --scenarios same
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ VIEWPORT = {"width": 1400, "height": 900}
 HEAVIEST = "prior=mog&posterior=mog&M=10&noise=0.1"
 DONE_TEXT = "training took"  # the result line every finished run shows on the Train page
 ALONE_SEEDS = tuple(range(11, 31))  # not pre-trained (the presets have seeds 0–4)
+SCENARIOS = ("alone", "distinct", "same")
 QUIET_FOR = 1.0  # s the running indicator must stay away before a page counts as idle
 
 
@@ -222,26 +223,29 @@ async def main_async(args) -> None:
             )
             print("|---|---|---|---|---|---|")
             alone = []
-            for seed in ALONE_SEEDS[: args.alone]:
+            for seed in ALONE_SEEDS[: args.alone if "alone" in args.scenarios else 0]:
                 page = await open_train_page(browser, url, f"seed={seed}")
                 clicked = time.perf_counter()
                 await page.get_by_role("button", name="Train", exact=True).click()
                 alone.append(await time_to_result(page, clicked, args.timeout))
                 await page.context.close()
-            print(
-                f"| alone, the default model (MFG-VAE, σ = 0.1), seeds {ALONE_SEEDS[0]}–"
-                f"{ALONE_SEEDS[args.alone - 1]} | "
-                f"{sum(t == t for t in alone)}/{args.alone} | {statistics.median(alone):.2f} | "
-                f"{max(alone):.2f} | – | {server_threads(process.pid)} |",
-                flush=True,
-            )
+            if alone:
+                print(
+                    f"| alone, the default model (MFG-VAE, σ = 0.1), seeds {ALONE_SEEDS[0]}–"
+                    f"{ALONE_SEEDS[args.alone - 1]} | "
+                    f"{sum(t == t for t in alone)}/{args.alone} | {statistics.median(alone):.2f} | "
+                    f"{max(alone):.2f} | – | {server_threads(process.pid)} |",
+                    flush=True,
+                )
             n = args.sessions
-            distinct = [f"{HEAVIEST}&seed={100 + i}" for i in range(n)]
-            result = await press_together(browser, url, process.pid, distinct, args.timeout)
-            print(row(f"{n} students, heaviest default, distinct seeds", result), flush=True)
-            same = [f"{HEAVIEST}&seed=999"] * n
-            result = await press_together(browser, url, process.pid, same, args.timeout)
-            print(row(f"{n} students, heaviest default, all the same config", result), flush=True)
+            if "distinct" in args.scenarios:
+                distinct = [f"{HEAVIEST}&seed={100 + i}" for i in range(n)]
+                result = await press_together(browser, url, process.pid, distinct, args.timeout)
+                print(row(f"{n} students, heaviest default, distinct seeds", result), flush=True)
+            if "same" in args.scenarios:
+                same = [f"{HEAVIEST}&seed=999"] * n
+                result = await press_together(browser, url, process.pid, same, args.timeout)
+                print(row(f"{n} students, heaviest default, all the same config", result), flush=True)
             await browser.close()
     finally:
         stop_server(process)
@@ -252,6 +256,13 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--alone", type=int, default=3, help="lone runs of the default model")
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument(
+        "--scenarios",
+        nargs="+",
+        choices=SCENARIOS,
+        default=list(SCENARIOS),
+        help="which to run (default: all)",
+    )
     args = parser.parse_args()
     print(
         f"cores: {os.cpu_count()}; load average at start: "

@@ -265,7 +265,8 @@ if result is None:
         live_view.resume_button(config)
 if result is None:
     if not ui.training_active(PAGE, [config]):
-        st.info("Not trained yet: press **Train** (a default run takes a second or two).")
+        st.info("Not trained yet: press **Train** (a default run takes a few seconds).")
+        live_view.show_truth(config.noise_std)
     st.stop()
 
 

@@ -286,7 +286,7 @@ def test_train_small_run_shows_figures_and_metrics(train_calls):
     at.slider(key="w.train.steps").set_value(SMALL_STEPS).run()
     assert_no_exception(at)
     assert buttons(at, "Train"), "an untrained config offers a Train button"
-    assert not at.get("plotly_chart")
+    assert [name.rsplit("-", 1)[-1] for name in charts(at)] == ["view.heatmap"], "the truth alone"
     assert any("Not trained yet" in info.value for info in at.info)
 
     train_small(at, train_calls)
