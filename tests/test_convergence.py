@@ -17,8 +17,9 @@ RISING = [0.5, 0.6, 0.65, 0.7, 0.701, 0.702, 0.703, 0.704, 0.705]
 
 
 def test_never_stops_before_most_of_the_schedule():
-    assert not cv.should_stop(FLAT, steps_done=900, max_steps=2000)
-    assert cv.should_stop(FLAT, steps_done=1400, max_steps=2000)
+    earliest = int(cv.MIN_SCHEDULE_FRACTION * 2000)
+    assert not cv.should_stop(FLAT, steps_done=earliest - 100, max_steps=2000)
+    assert cv.should_stop(FLAT, steps_done=earliest, max_steps=2000)
 
 
 def test_stops_only_once_the_gain_is_below_the_tolerance():

@@ -2,7 +2,8 @@
 
 import pandas as pd
 
-from vae_core import claims
+from vae_core import claims, studies
+from vae_core import convergence as cv
 from vae_core.cli import seed_range
 from vae_core.studies import contradicting_parts, flip_kind, summarise_cost
 
@@ -44,8 +45,6 @@ def test_stopping_cost_summary():
 def test_rule_variants_replay_the_stopping_rule_on_a_recorded_history(monkeypatch):
     from types import SimpleNamespace
 
-    from vae_core import studies
-
     elbos = [0.5, 0.6, 0.65, 0.66, 0.66, 0.66, 0.66, 0.64, 0.64, 0.67]
     history = pd.DataFrame(
         {
@@ -63,3 +62,8 @@ def test_rule_variants_replay_the_stopping_rule_on_a_recorded_history(monkeypatc
     assert early["runs losing > 0.002"] == 1
     # Patience 8 never fires here: it runs the whole budget and loses nothing.
     assert patient["mean steps"] == 1000 and patient["val. ELBO lost max"] == 0
+
+
+def test_the_rule_in_use_is_among_the_replayed_variants():
+    in_use = (cv.PATIENCE, cv.TOLERANCE, cv.MIN_SCHEDULE_FRACTION)
+    assert in_use in studies.RULE_VARIANTS
