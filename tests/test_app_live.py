@@ -116,6 +116,8 @@ def test_pin_a_run_and_compare_it_with_the_next():
     click(at, "Pin this run")
     assert button(at, "Unpin")
     click(at, "MoG prior (paper)")  # a preset: another pre-trained run
+    at.session_state[ui.widget_key("train", "details")] = "Prior"  # open the tab that draws the prior
+    at.run()
     for name in ("view.marginal", "view.decoder", "_prior"):
         names = legend_names(chart(at, name))
         assert "A: MFG-VAE + MoG prior, seed 0" in names and "B: MFG-VAE, seed 0" in names, name
