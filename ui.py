@@ -389,6 +389,16 @@ def _png_or_empty(fig: go.Figure) -> bytes:
         return b""  # the download is empty; the caption under each chart names the camera icon
 
 
+def lecture_table_style() -> None:
+    """Lecture mode: the tables' text as large as the rest (st.table has no size setting)."""
+    if lecture_mode():
+        st.markdown(
+            "<style>[data-testid='stTable'] td, [data-testid='stTable'] th "
+            "{font-size: 1.3rem !important;}</style>",
+            unsafe_allow_html=True,
+        )
+
+
 def download_all(figures: Callable[[], dict[str, go.Figure]], metrics: pd.DataFrame, stem: str) -> None:
     """The ZIP of every figure (`figures` builds them, only when the ZIP is downloaded) and the CSV."""
     left, right = st.columns(2)

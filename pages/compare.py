@@ -232,12 +232,7 @@ if stuck:
     )
 
 st.subheader("Metrics")
-if ui.lecture_mode():
-    st.markdown(
-        "<style>[data-testid='stTable'] td, [data-testid='stTable'] th "
-        "{font-size: 1.3rem !important;}</style>",
-        unsafe_allow_html=True,
-    )
+ui.lecture_table_style()
 st.table(view.table.set_index("metric"))
 st.caption(
     "mean ± sample standard deviation over the seeds that did not diverge. The CSV "

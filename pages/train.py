@@ -357,38 +357,31 @@ def figure(name: str):
 
 def show_metrics(metrics: pd.DataFrame) -> None:
     st.markdown("**Metrics** (all exact, by quadrature)")
-    if ui.lecture_mode():
-        st.markdown(
-            "<style>[data-testid='stTable'] td, [data-testid='stTable'] th "
-            "{font-size: 1.3rem !important;}</style>",
-            unsafe_allow_html=True,
-        )
+    ui.lecture_table_style()
     st.table(metrics.assign(value=metrics["value"].map(lambda v: f"{v:.4f}")).set_index("metric"))
 
 
-def show_decoder() -> None:
-    ui.show_figure(figure("decoder"), f"{stem}_decoder")
-    st.caption(
-        "Left: the decoder in the model's own latent. Middle: the same decoder on the true "
-        "latent's scale (u = F_prior(z)). It need not look like f: cutting [0, 1] into pieces "
-        "and rearranging them (any measure-preserving rearrangement of u) gives the same "
-        "p(y), so the data cannot tell these decoders apart (non-identifiability); f's own "
-        "mirror and half-shift leave f unchanged. Right: the quantile function of f_φ(z), "
-        "the part of the decoder that p(y) does pin down."
-    )
+CAPTIONS = {
+    "decoder": "Left: the decoder in the model's own latent. Middle: the same decoder on the true "
+    "latent's scale (u = F_prior(z)). It need not look like f: cutting [0, 1] into pieces "
+    "and rearranging them (any measure-preserving rearrangement of u) gives the same "
+    "p(y), so the data cannot tell these decoders apart (non-identifiability); f's own "
+    "mirror and half-shift leave f unchanged. Right: the quantile function of f_φ(z), "
+    "the part of the decoder that p(y) does pin down.",
+    "posteriors": "Top: the encoder q(z|y) (solid) against the model's own exact posterior p_θ(z|y) "
+    "(olive, dashed), in the model's latent; their mismatch is the inference gap "
+    "log p_θ(y) − ELBO(y) = KL(q ‖ p_θ), printed in each panel. Bottom: the true "
+    "posterior p(u|y) in the truth's own latent. The two latents are not comparable "
+    "point by point (the model may arrange its latent in any of many ways with the same "
+    "p(y)); what is comparable is how much each posterior changes with y, the "
+    "information I in the metrics.",
+}
 
 
-def show_posteriors() -> None:
-    ui.show_figure(figure("posteriors"), f"{stem}_posteriors")
-    st.caption(
-        "Top: the encoder q(z|y) (solid) against the model's own exact posterior p_θ(z|y) "
-        "(olive, dashed), in the model's latent; their mismatch is the inference gap "
-        "log p_θ(y) − ELBO(y) = KL(q ‖ p_θ), printed in each panel. Bottom: the true "
-        "posterior p(u|y) in the truth's own latent. The two latents are not comparable "
-        "point by point (the model may arrange its latent in any of many ways with the same "
-        "p(y)); what is comparable is how much each posterior changes with y, the "
-        "information I in the metrics."
-    )
+def show_model_figure(name: str) -> None:
+    ui.show_figure(figure(name), f"{stem}_{name}")
+    if name in CAPTIONS:
+        st.caption(CAPTIONS[name])
 
 
 def show_animation() -> None:
@@ -402,10 +395,10 @@ metrics = metrics_table(result.metrics)
 # browsers draw ~200 figures at once; issue 7). The open tab is a page setting (URL `details`).
 details = {  # DETAIL_TABS, in order
     "Metrics": lambda: show_metrics(metrics),
-    "Training curves": lambda: ui.show_figure(figure("training_curves"), f"{stem}_training_curves"),
-    "Decoder": show_decoder,
-    "p(y)": lambda: ui.show_figure(figure("generated_marginal"), f"{stem}_generated_marginal"),
-    "Posteriors": show_posteriors,
+    "Training curves": lambda: show_model_figure("training_curves"),
+    "Decoder": lambda: show_model_figure("decoder"),
+    "p(y)": lambda: show_model_figure("generated_marginal"),
+    "Posteriors": lambda: show_model_figure("posteriors"),
     "Prior": lambda: live_view.show_prior(explored, f"{stem}_prior", key=live_view.runs_key(result)),
     "Training animation": show_animation,
 }
