@@ -314,7 +314,11 @@ status_box, status_text = {
         st.success,
         f"converged after {result.steps_run} steps (the exact validation ELBO stopped improving)",
     ),
-    convergence.COMPLETED: (st.success, f"ran all {result.steps_run} steps and had stopped improving"),
+    convergence.COMPLETED: (
+        st.success,
+        f"ran all {result.steps_run} steps and had stopped improving (its last "
+        f"{convergence.PATIENCE} evaluations gained less than {convergence.CAP_WARNING_GAIN} nats)",
+    ),
     convergence.CAPPED_IMPROVING: (
         st.warning,
         f"**still improving at the cap** of "

@@ -33,6 +33,17 @@ def test_a_plateau_then_a_rise_is_not_stopped_early():
     assert not cv.should_stop(plateau, 1800, 2000)
 
 
+def test_a_gain_below_the_tie_trains_on_but_is_no_warning_at_the_cap():
+    """The stop rule keeps training on a gain of half the tie; at the cap that gain alone does
+    not make the run 'still improving' (it would move no claim's verdict)."""
+    small_gain = FLAT[:5] + [FLAT[4] + 0.5 * cv.CAP_WARNING_GAIN] * 4
+    assert cv.TOLERANCE < 0.5 * cv.CAP_WARNING_GAIN
+    assert not cv.should_stop(small_gain, 1800, 2000)
+    assert cv.outcome("completed", small_gain, 0.001) == cv.COMPLETED
+    large_gain = FLAT[:5] + [FLAT[4] + 2 * cv.CAP_WARNING_GAIN] * 4
+    assert cv.outcome("completed", large_gain, 0.001) == cv.CAPPED_IMPROVING
+
+
 def test_per_member_decisions():
     assert cv.should_stop_all([FLAT, RISING], [1800, 1800], [2000, 2000]) == [True, False]
 
