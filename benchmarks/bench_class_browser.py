@@ -56,36 +56,6 @@ SCENARIOS = ("alone", "distinct", "same")
 QUIET_FOR = 1.0  # s the running indicator must stay away before a page counts as idle
 
 
-def browsers_yield() -> str:
-    """Give the browsers' scheduling group the lowest weight (Linux autogroups, needs root).
-
-    Linux shares the CPU between sessions first (autogroups: `nice` counts only inside one), so
-    20 co-located Chromium pages get as much CPU as the server and its workers together. In a
-    lecture hall the browsers run on the students' laptops: this approximates that on one machine
-    (the browsers still run, on what the server leaves).
-    """
-    browsers = [
-        pid
-        for pid in os.listdir("/proc")
-        if pid.isdigit() and b"playwright_chromiumdev_profile" in read_bytes(f"/proc/{pid}/cmdline")
-    ]
-    changed = set()
-    for pid in browsers:
-        try:
-            Path(f"/proc/{pid}/autogroup").write_text("19")
-            changed.add(Path(f"/proc/{pid}/autogroup").read_text().split()[0])
-        except OSError as error:
-            return f"browsers keep their share: {error}"
-    return f"browsers yield: autogroup(s) {', '.join(sorted(changed))} at nice 19 ({len(browsers)} processes)"
-
-
-def read_bytes(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError:
-        return b""
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -248,8 +218,6 @@ async def main_async(args) -> None:
     try:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            if args.browsers_yield:
-                print(browsers_yield())
             # Warm the server (imports, the service's worker) the way the first visitor does.
             warm = await open_train_page(browser, url, "")
             await warm.context.close()
@@ -292,11 +260,6 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--alone", type=int, default=3, help="lone runs of the default model")
     parser.add_argument("--timeout", type=float, default=300.0)
-    parser.add_argument(
-        "--browsers-yield",
-        action="store_true",
-        help="run the browsers' autogroup at nice 19, as if they ran on the students' laptops",
-    )
     parser.add_argument(
         "--scenarios",
         nargs="+",
