@@ -11,6 +11,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from test_e2e_browser import (  # noqa: F401  (server, page and screenshot_dir are fixtures)
     assert_no_exception,
     page,
@@ -60,6 +61,19 @@ def wait_for_step_change(tab, than: int, timeout: float = 30) -> int:
     pytest.fail(f"the step counter stayed at {than}")
 
 
+def click_in_fragment(tab, name: str, timeout: float = 30) -> None:
+    """Click a button that a fragment redraws 4 times a second. Under load Playwright's checks
+    (visible, stable, scrolled) can outlast one redraw, which replaces the button: try again."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            tab.get_by_role("button", name=name).click(timeout=2_000)
+            return
+        except PlaywrightTimeoutError:
+            if time.monotonic() > deadline:
+                raise
+
+
 def start_training(tab, url: str, seed: int) -> None:
     tab.goto(f"{url}/train?steps={LONG_STEPS}&early=0&seed={seed}")
     wait_until_idle(tab)
@@ -89,7 +103,7 @@ def test_live_view_pause_step_resume(server, page, screenshot_dir, capsys):  # n
     assert_no_exception(page, "/train while training live")
     screenshot(page, screenshot_dir / "live_training.png")
 
-    page.get_by_role("button", name="Pause").click()
+    click_in_fragment(page, "Pause")
     page.get_by_role("button", name="Resume").wait_for(timeout=30_000)
     paused_at = current_step(page)
     page.wait_for_timeout(2000)
