@@ -13,8 +13,8 @@ second, peak RSS (this process plus the worker processes), the peak thread count
 process, and how long a latecomer's page takes to build meanwhile (the Ground truth page's
 figures, once a second, in this process as a server would build them).
 
-    python benchmarks/bench_class.py                  # N = 1, 20, 100
-    python benchmarks/bench_class.py --sessions 20 --workers 2
+    python -m benchmarks.bench_class               # N = 1, 20, 100
+    python -m benchmarks.bench_class --sessions 20 --workers 2
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ time it until the page is idle (Streamlit's running indicator gone for 1 s, the 
 the server's thread count is sampled. The browsers run on the same machine as the server, as they
 did when the issue measured the old app: their rendering competes for the same cores.
 
-    python benchmarks/bench_class_browser.py                # N = 20
-    python benchmarks/bench_class_browser.py --sessions 5 --scenarios same
+    python -m benchmarks.bench_class_browser             # N = 20
+    python -m benchmarks.bench_class_browser --sessions 5 --scenarios same
 """
 
 from __future__ import annotations
@@ -36,18 +36,11 @@ from pathlib import Path
 
 from playwright.async_api import async_playwright
 
+from vae_core.export import CHROMIUM_ARGS
 from vae_core.service import default_workers
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 1400, "height": 900}
 HEAVIEST = "prior=mog&posterior=mog&M=10&noise=0.1"
 DONE_TEXT = "training took"  # the result line every finished run shows on the Train page

@@ -1,9 +1,9 @@
 """Capture the README's animated GIF of the live view from the running app.
 
-Start the app first (`bash scripts/run.sh --server.port 8501`), then run this script: it opens
-the Train page in headless Chromium, presses Train on a long run that is not pre-trained,
-takes a screenshot of the live view every 0.45 s while the model learns, presses Pause, and
-writes assets/live_view.gif (Pillow, 128 colours per frame) and a still, assets/live_view.png.
+Start the app first (`bash scripts/run.sh --server.port 8501`), then run this script from the
+repository root (`python -m scripts.capture_live_view`): it opens the Train page in headless
+Chromium, presses Train on a long run that is not pre-trained, takes a screenshot of the live
+view every 0.45 s while the model learns, presses Pause, and writes assets/live_view.gif (Pillow, 128 colours per frame) and a still, assets/live_view.png.
 Every frame is a real screenshot of the app; nothing is drawn by this script.
 """
 
@@ -16,15 +16,9 @@ from pathlib import Path
 from PIL import Image
 from playwright import sync_api
 
+from vae_core.export import CHROMIUM_ARGS
+
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 1400, "height": 1250}  # the controls and the four charts in one view
 FRAME_MS = 450
 

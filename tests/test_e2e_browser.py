@@ -20,18 +20,12 @@ from pathlib import Path
 
 import pytest
 
+from vae_core.export import CHROMIUM_ARGS
+
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 1400, "height": 900}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # URL paths st.navigation derives from the page file names; the default page is "/".

@@ -17,6 +17,16 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 CHROME_NAMES = ("chromium", "chromium-browser", "google-chrome", "chrome")
+# How the browser tests, the class benchmark and the README's GIF script start headless
+# Chromium (Playwright): one list, so they all measure and show the same browser.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 DEFAULT_SIZE = (1100, 450)
 _lock = threading.Lock()
 
