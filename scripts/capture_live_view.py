@@ -3,8 +3,9 @@
 Start the app first (`bash scripts/run.sh --server.port 8501`), then run this script from the
 repository root (`python -m scripts.capture_live_view`): it opens the Train page in headless
 Chromium, presses Train on a long run that is not pre-trained, takes a screenshot of the live
-view every 0.45 s while the model learns, presses Pause, and writes assets/live_view.gif (Pillow, 128 colours per frame) and a still, assets/live_view.png.
-Every frame is a real screenshot of the app; nothing is drawn by this script.
+view every 0.45 s while the model learns, presses Pause, and writes assets/live_view.gif
+(Pillow, 128 colours per frame) and a still, assets/live_view.png. Every frame is a real
+screenshot of the app; nothing is drawn by this script.
 """
 
 from __future__ import annotations
