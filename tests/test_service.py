@@ -21,6 +21,7 @@ import torch
 
 from vae_core import TrainConfig, train, train_many
 from vae_core import service as service_module
+from vae_core.model import batched_affine
 from vae_core.service import ServerBusy, TrainingService
 
 SMALL = TrainConfig(
@@ -85,6 +86,45 @@ def test_same_config_alone_with_its_seeds_and_beside_other_noise_levels(alone):
     )[3]
     assert_same_run(with_seeds, alone)
     assert_same_run(with_strangers, alone)
+
+
+def test_default_widths_alone_and_at_every_position_of_a_batch():
+    """The app's own shapes (hidden 50, minibatches of 100, M = 10): with the first layers as
+    batched matmuls a member at an odd position of a batch rounded differently from one alone,
+    within 10 steps, and trained to another model (SMALL's widths of 16 hid it)."""
+    config = TrainConfig(prior="gaussian", posterior="mog", steps=120, eval_every=40, seed=1)
+    alone = train(config)
+    others = [config.replace(seed=20 + i, noise_std=0.03) for i in range(3)]
+    for position in (1, 2, 3):
+        batch = others[:position] + [config] + others[position:]
+        assert_same_run(train_many(batch)[position], alone)
+
+
+@pytest.mark.parametrize("n_in, n_out", [(1, 50), (50, 50), (50, 1), (50, 20), (1, 2)])
+def test_a_layer_gives_every_member_the_same_bits_alone_and_at_any_position(n_in, n_out):
+    """vae_core.model.batched_affine, forward and gradients, for every shape the MLPs use."""
+    generator = torch.Generator().manual_seed(0)
+
+    def layer_and_grads(bias, x, weight, upstream):
+        bias, x, weight = (t.clone().requires_grad_() for t in (bias, x, weight))
+        out = batched_affine(bias, x, weight)
+        return [out.detach(), *torch.autograd.grad(out, (bias, x, weight), upstream)]
+
+    members = 5
+    tensors = [
+        torch.randn(shape, generator=generator)
+        for shape in [
+            (members, 1, n_out),
+            (members, 100, n_in),
+            (members, n_in, n_out),
+            (members, 100, n_out),
+        ]
+    ]
+    together = layer_and_grads(*tensors)
+    for member in range(members):
+        alone = layer_and_grads(*(t[member : member + 1] for t in tensors))
+        for in_batch, by_itself in zip(together, alone, strict=True):
+            assert torch.equal(in_batch[member : member + 1], by_itself)
 
 
 def test_early_stop_is_decided_per_member():

@@ -31,8 +31,32 @@ from vae_core.exact import MAX_BLOCK_ELEMENTS, as_member_batch
 QUANTILE_TABLE_NODES = 20001
 
 
+def batched_affine(bias: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """bias + x @ weight for every member: (E, 1, out) + (E, N, in) @ (E, in, out) → (E, N, out).
+
+    Written so that a member's numbers are bit-for-bit the same alone and at any position of any
+    ensemble (vae_core.training relies on it; tests/test_service.py checks it), on CPU:
+    - one input unit: an outer product, computed elementwise. As a batched matmul, its weight
+      gradient (a 1 × N by N × out product per member) rounded differently for members at odd
+      and at even positions of the batch (MKL, torch 2.13);
+    - one output unit, alone: torch's bmm of one matrix is an mm, which takes BLAS's
+      matrix-vector path and rounds differently from the batched product. The lone member is
+      multiplied beside a copy of itself; the copy's share of the gradient is exactly zero.
+    """
+    if weight.shape[1] == 1:
+        return torch.addcmul(bias, x, weight)
+    if x.shape[0] == 1 and weight.shape[2] == 1:
+        pair = [torch.cat([tensor, tensor]) for tensor in (bias, x, weight)]
+        return torch.baddbmm(*pair)[:1]
+    return torch.baddbmm(bias, x, weight)
+
+
+def tanh(x: torch.Tensor) -> torch.Tensor:
+    return torch.tanh(x)
+
+
 class BatchedMLP(nn.Module):
-    """E independent MLPs n_in → hidden → hidden → n_out with tanh, evaluated by baddbmm."""
+    """E independent MLPs n_in → hidden → hidden → n_out with tanh, as batched matmuls."""
 
     def __init__(self, n_members: int, n_in: int, hidden: int, n_out: int):
         super().__init__()
@@ -54,9 +78,9 @@ class BatchedMLP(nn.Module):
         """x: (E, N, n_in) → (E, N, n_out)."""
         last = len(self.weights) - 1
         for index, (weight, bias) in enumerate(zip(self.weights, self.biases)):
-            x = torch.baddbmm(bias, x, weight)
+            x = batched_affine(bias, x, weight)
             if index < last:
-                x = torch.tanh(x)
+                x = tanh(x)
         return x
 
 

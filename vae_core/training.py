@@ -8,9 +8,8 @@ and a member's numbers depend on its own config alone, never on what trains besi
 How that determinism is obtained (measured on CPU, one torch thread):
 - every random number of a member (initialisation, minibatch indices, Monte Carlo ε) comes from
   its own torch.Generator, drawn in chunks of NOISE_CHUNK of its *own* steps;
-- the batched matmuls give bit-identical member results for any ensemble of ≥ 2 members, but a
-  lone member takes another BLAS path (torch's bmm of one matrix is an mm) whose rounding differs;
-  a lone member therefore trains beside a "ghost" copy of itself whose results are dropped;
+- the layers' products (vae_core.model.batched_affine) give a member the same bits alone and at
+  any position of any ensemble;
 - Adam is applied by hand on one flat (members × P) buffer, P padded to a multiple of
   FLAT_ALIGN, so every elementwise op handles every element in the same vectorised way;
 - validation evaluations, snapshots and the final metrics use a single-member copy of the model.
@@ -302,16 +301,14 @@ class Batch:
 
     def _stack(self) -> None:
         members = self.members
-        rows = members + members[:1] if len(members) == 1 else members  # a ghost beside a lone one
-        configs = [m.config for m in rows]
-        model = build_model(configs)
-        state = {k: torch.cat([m.checkpoint.weights[k] for m in rows]) for k in model.state_dict()}
+        model = build_model([m.config for m in members])
+        state = {k: torch.cat([m.checkpoint.weights[k] for m in members]) for k in model.state_dict()}
         model.load_state_dict(state)
         model.to(self.device)
         params = list(model.parameters())
         self.size = sum(p[0].numel() for p in params)
         width = -(-self.size // FLAT_ALIGN) * FLAT_ALIGN
-        count = len(rows)
+        count = len(members)
         self.flat = torch.zeros(count, width, device=self.device)
         offset = 0
         for param in params:
@@ -321,13 +318,13 @@ class Batch:
             offset += n
         self.exp_avg = torch.zeros(count, width, device=self.device)
         self.exp_avg_sq = torch.zeros(count, width, device=self.device)
-        for row, member in enumerate(rows):
+        for row, member in enumerate(members):
             self.exp_avg[row, : self.size] = member.checkpoint.exp_avg
             self.exp_avg_sq[row, : self.size] = member.checkpoint.exp_avg_sq
         self.padding = torch.zeros(count, width - self.size, device=self.device)
         self.params = params
         self.model = model
-        self.train_y = torch.stack([m.train_y for m in rows]).to(self.device)
+        self.train_y = torch.stack([m.train_y for m in members]).to(self.device)
         self._stacked = list(members)
         size = len(members)
         for member in members:
@@ -341,9 +338,7 @@ class Batch:
             self._stack()
         started = time.perf_counter()
         members = self.members
-        rows = members + members[:1] if len(members) == 1 else members
         draws = [m.step_noise() for m in members]
-        draws = draws + draws[:1] if len(members) == 1 else draws
         noise = torch.stack([d[0] for d in draws]).to(self.device)
         if draws[0][1] is None:
             batch = self.train_y
@@ -352,9 +347,11 @@ class Batch:
             batch = torch.gather(self.train_y, 1, indices)
         elbo = self.model.elbo(batch, noise).mean(dim=1)
         grads = torch.autograd.grad(-elbo.sum(), self.params)
-        count = len(rows)
+        count = len(members)
         flat_grad = torch.cat([g.reshape(count, -1) for g in grads] + [self.padding], dim=1)
-        self._adam(flat_grad, [m.step + 1 for m in rows], [learning_rate(m.config, m.step) for m in rows])
+        self._adam(
+            flat_grad, [m.step + 1 for m in members], [learning_rate(m.config, m.step) for m in members]
+        )
         values = elbo.detach().tolist()
         seconds = time.perf_counter() - started
         done = []
