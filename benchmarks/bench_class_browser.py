@@ -24,18 +24,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from playwright.async_api import async_playwright
 
+from scripts import app_server
 from vae_core.export import CHROMIUM_ARGS
 from vae_core.service import default_workers
 
@@ -47,55 +43,6 @@ DONE_TEXT = "training took"  # the result line every finished run shows on the T
 ALONE_SEEDS = tuple(range(11, 31))  # not pre-trained (the presets have seeds 0–4)
 SCENARIOS = ("alone", "distinct", "same")
 QUIET_FOR = 1.0  # s the running indicator must stay away before a page counts as idle
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(cache: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.headless=true",
-        f"--server.port={port}",
-        "--server.address=127.0.0.1",
-        "--browser.gatherUsageStats=false",
-    ]
-    env = {**os.environ, "VAE_MOG_LAB_CACHE": cache}
-    process = subprocess.Popen(
-        command,
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().decode().strip() == "ok":
-                    return process, url
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("streamlit did not start in 60 s")
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 def server_threads(pid: int) -> int:
@@ -207,7 +154,7 @@ def row(name: str, result: dict) -> str:
 
 async def main_async(args) -> None:
     cache = tempfile.mkdtemp(prefix="bench-class-browser-")
-    process, url = start_server(cache)
+    process, url = app_server.start(cache)
     try:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -245,7 +192,7 @@ async def main_async(args) -> None:
                 print(row(f"{n} students, heaviest default, all the same config", result), flush=True)
             await browser.close()
     finally:
-        stop_server(process)
+        app_server.stop(process)
 
 
 def main() -> None:

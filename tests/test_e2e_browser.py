@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
 import struct
-import subprocess
-import sys
 import time
-import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from scripts import app_server
 from vae_core.export import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
@@ -50,65 +46,18 @@ if not CHROMIUM.exists():
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_health(url: str, server: subprocess.Popen, log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().decode().strip() == "ok":
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"streamlit did not answer on {url}/_stcore/health in {timeout} s:\n{log.read_text()}")
-
-
 @pytest.fixture
 def server(tmp_path):
-    """`streamlit run app.py` on a free port with an empty result cache; killed at teardown."""
-    port = free_port()
+    """`streamlit run app.py` on a free port with an empty result cache; stopped at teardown."""
     log = tmp_path / "streamlit.log"
-    env = {**os.environ, "VAE_MOG_LAB_CACHE": str(tmp_path / "cache")}
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.headless=true",
-        f"--server.port={port}",
-        "--server.address=127.0.0.1",
-        "--browser.gatherUsageStats=false",
-    ]
-    with open(log, "wb") as output:
-        # Its own process group, so teardown also ends the Chromium that PNG export starts.
-        process = subprocess.Popen(
-            command, cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_health(url, process, log)
+        process, url = app_server.start(tmp_path / "cache", log=log, timeout=30)
+    except app_server.ServerDidNotStart as error:
+        pytest.fail(str(error))
+    try:
         yield url
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        try:
-            os.killpg(process.pid, signal.SIGKILL)  # any Chromium left behind by kaleido
-        except ProcessLookupError:
-            pass
+        app_server.stop(process)
 
 
 @pytest.fixture
