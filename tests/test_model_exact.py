@@ -19,7 +19,7 @@ from conftest import (
     mean_with_se,
 )
 
-from vae_core import exact
+from vae_core import exact, metrics
 from vae_core.distributions import (
     PRIOR_SCALE_BOUNDS,
     EqualWeightMixture,
@@ -284,3 +284,24 @@ def test_a_non_finite_member_does_not_spoil_the_others(prior):
     )
     aligned = ensemble.aligned_decoder(LEVELS)
     torch.testing.assert_close(aligned[1], healthy.aligned_decoder(LEVELS)[0])
+
+
+def _gaussian_rows(grid: torch.Tensor, locs) -> torch.Tensor:
+    return torch.stack([torch.exp(-0.5 * (grid - loc) ** 2) / math.sqrt(2 * math.pi) for loc in locs])
+
+
+def test_information_survives_densities_that_underflow():
+    """I = E_rows KL(row ‖ mean row) with one row 37 units from the others: its tail reaches
+    ~1e-320 under them, where the ratio to the mean once underflowed and gave I = +inf.
+
+    Reference, exact for rows whose supports do not overlap: with A apart from B and C,
+    I(A, B, C) = (1/3) log 3 + (2/3) log(3/2) + (2/3) I(B, C), and I(B, C) needs no far tails.
+    """
+    spacing = 0.01
+    wide = torch.arange(-6000, 6001, dtype=torch.float64) * spacing
+    narrow = torch.arange(-2000, 2101, dtype=torch.float64) * spacing
+    far = metrics._information(_gaussian_rows(wide, (-37.0, 0.0, 1.0)), spacing)
+    near = metrics._information(_gaussian_rows(narrow, (0.0, 1.0)), spacing)
+    expected = math.log(3) / 3 + 2 / 3 * math.log(1.5) + 2 / 3 * near
+    # A's overlap with B is ~exp(-37²/8) ≈ 1e-74: the identity holds to rounding.
+    assert far == pytest.approx(expected, abs=1e-12)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 import pandas as pd
@@ -174,8 +175,12 @@ def information_grid(model, y) -> tuple[torch.Tensor, float]:
 
 
 def _information(densities: torch.Tensor, spacing: float) -> float:
-    """E_rows KL(row ‖ mean row) for densities tabulated on a uniform grid (rows: y values)."""
-    densities = densities / (densities.sum(dim=1, keepdim=True) * spacing)
-    aggregate = densities.mean(dim=0, keepdim=True)
-    ratio = torch.where(densities > 0, densities / aggregate, torch.ones_like(densities))
-    return (densities * torch.log(ratio)).sum(dim=1).mul(spacing).mean().item()
+    """E_rows KL(row ‖ mean row) for densities tabulated on a uniform grid (rows: y values).
+
+    In logs: one row's density of ~1e-320 divided by the rows' mean underflowed to 0 or to
+    inf, which made I_θ ±inf nats for p_θ(z|y) at y = −3, far outside the data.
+    """
+    log_densities = torch.log(densities) - torch.log(densities.sum(dim=1, keepdim=True) * spacing)
+    log_aggregate = torch.logsumexp(log_densities, dim=0, keepdim=True) - math.log(len(densities))
+    terms = log_densities.exp() * (log_densities - log_aggregate)
+    return torch.where(densities > 0, terms, 0.0).sum(dim=1).mul(spacing).mean().item()
