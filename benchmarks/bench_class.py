@@ -163,6 +163,9 @@ def run_baseline(configs: list[TrainConfig], timeout: float) -> dict:
         while not job.done.wait(timeout=BASELINE_POLL):
             if time.perf_counter() - started > timeout:
                 job.stop_requested.set()
+                # Let its thread see the request: one left inside a torch op aborts the
+                # interpreter at exit ("terminate called without an active exception").
+                job.done.wait(timeout=60)
                 return
             progress = job.progress
             if progress is not None:
