@@ -35,7 +35,6 @@ from scripts import app_server
 from vae_core.export import CHROMIUM_ARGS
 from vae_core.service import default_workers
 
-REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 1400, "height": 900}
 HEAVIEST = "prior=mog&posterior=mog&M=10&noise=0.1"

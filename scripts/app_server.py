@@ -54,7 +54,7 @@ def start(
         "--browser.gatherUsageStats=false",
     ]
     env = {**os.environ, CACHE_ENV: str(cache_dir)}
-    output = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: SIM115 (the child keeps it)
+    output = open(log, "wb") if log is not None else subprocess.DEVNULL
     try:
         process = subprocess.Popen(
             command, cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True

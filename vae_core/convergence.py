@@ -23,8 +23,8 @@ FINAL_LR_FRACTION = 0.01
 # validation histories of full-budget runs (σ = 0.1, seeds 5–9, 4 models; docs/claims.md "What
 # the stopping rule costs"): with 0.7, 8 of 20 runs stopped > 0.002 nats short of the end of the
 # budget (the worst 0.019); with 0.9 none, the worst run losing 0.0009 nats, for ~6 % fewer steps
-# than the full budget. The budget itself is not the slack: a 1500-step
-# schedule at σ = 0.1 already loses up to 0.003 nats of validation ELBO.
+# than the full budget. The budget itself is not the slack: a 1500-step schedule at σ = 0.1
+# already loses up to 0.003 nats of validation ELBO.
 PATIENCE = 4
 TOLERANCE = 2e-4
 MIN_SCHEDULE_FRACTION = 0.9

@@ -51,10 +51,6 @@ def batched_affine(bias: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) ->
     return torch.baddbmm(bias, x, weight)
 
 
-def tanh(x: torch.Tensor) -> torch.Tensor:
-    return torch.tanh(x)
-
-
 class BatchedMLP(nn.Module):
     """E independent MLPs n_in → hidden → hidden → n_out with tanh, as batched matmuls."""
 
@@ -80,7 +76,7 @@ class BatchedMLP(nn.Module):
         for index, (weight, bias) in enumerate(zip(self.weights, self.biases)):
             x = batched_affine(bias, x, weight)
             if index < last:
-                x = tanh(x)
+                x = torch.tanh(x)
         return x
 
 

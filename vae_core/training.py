@@ -326,9 +326,8 @@ class Batch:
         self.model = model
         self.train_y = torch.stack([m.train_y for m in members]).to(self.device)
         self._stacked = list(members)
-        size = len(members)
         for member in members:
-            member.ensemble_size = max(member.ensemble_size, size)
+            member.ensemble_size = max(member.ensemble_size, count)
 
     # -- one step of every member --
 
