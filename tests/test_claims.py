@@ -244,13 +244,6 @@ def test_all_seeds_diverged_cannot_tell():
     assert any("no usable seed" in e for e in found["C1"].evidence)
 
 
-@pytest.mark.parametrize("dof", [1, 2, 3, 4, 9, 30])
-def test_t_quantile(dof):
-    import scipy.stats as scipy_stats
-
-    assert claims.t_quantile(dof) == pytest.approx(scipy_stats.t.ppf(0.975, dof), rel=2e-3)
-
-
 def test_metrics_summary_table():
     table = claims.metrics_summary(results())
     assert list(table.columns) == ["metric", MFG, MOG_POSTERIOR, MOG_PRIOR, BOTH]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from vae_core.claims import LIKELIHOOD_TIE
+from vae_core.stats import LIKELIHOOD_TIE
 
 # The cosine learning-rate schedule ends at this fraction of the initial rate. At lr/10 the
 # late minibatch noise moved the validation ELBO by ±0.005 nats between evaluations (measured,
@@ -77,11 +77,6 @@ def should_stop(
     if steps_done < min_fraction * max_steps:
         return False
     return not improving(validation_elbos, patience, tolerance)
-
-
-def should_stop_all(histories: list[list[float]], steps_done: list[int], max_steps: list[int]) -> list[bool]:
-    """The rule for every member of a batch at once: per-member histories in, decisions out."""
-    return [should_stop(h, s, m) for h, s, m in zip(histories, steps_done, max_steps, strict=True)]
 
 
 def outcome(status: str, validation_elbos: list[float], gap_to_truth: float | None = None) -> str:
