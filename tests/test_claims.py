@@ -18,6 +18,7 @@ from vae_core.claims import (
     UNKNOWN,
 )
 from vae_core.config import TrainConfig
+from vae_core.paper import PAPER_Y_VALUES, y_values_text
 from vae_core.training import SNAPSHOT_U, TrainResult
 
 KINDS = {
@@ -201,7 +202,8 @@ def test_c1_in_data_and_at_the_paper_probe_y_are_told_apart():
     # q follows y inside the data (90 % of the truth) but not at the far-out probe y.
     found = verdicts(results(changes={MFG: dict(q_information=0.2)}))["C1"]
     assert found.parts[3:] == [HOLDS, FAILS] and found.verdict == PARTLY
-    assert "paper's y = 1, 0.2, −3" in found.evidence[3] and "inside the data" in found.evidence[4]
+    assert f"paper's y = {y_values_text(PAPER_Y_VALUES)}" in found.evidence[3]
+    assert "inside the data" in found.evidence[4]
 
 
 def test_c2_divergence_cannot_be_seen_with_bounded_scales():

@@ -11,10 +11,9 @@ from vae_core.config import (
     LEARNING_RATES,
     LIMITS,
     NOISE_LEVELS,
-    PAPER_N_COMPONENTS,
-    PAPER_NOISE_STD,
     TrainConfig,
 )
+from vae_core.paper import PAPER_N_COMPONENTS, PAPER_NOISE_STD
 
 MFG = TrainConfig(prior="gaussian", posterior="gaussian")
 

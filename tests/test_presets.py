@@ -3,7 +3,7 @@
 import pytest
 
 from vae_core.cache import PRESETS_DIR, load_result
-from vae_core.presets import preset_configs
+from vae_core.paper import preset_configs
 from vae_core.training import train
 
 # Presets are trained as ensembles of seeds side by side; a config trained alone differs from

@@ -29,8 +29,8 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from vae_core.config import MODEL_NAMES
 from vae_core.metrics import METRIC_INFO, QUANTILE_LEVELS, linearity_r2
+from vae_core.paper import MODEL_NAMES, PAPER_MODELS, PAPER_Y_VALUES, y_values_text
 from vae_core.stats import (
     CONFIDENCE,
     FAILS,
@@ -50,7 +50,7 @@ MFG = MODEL_NAMES[("gaussian", "gaussian")]
 MOG_POSTERIOR = MODEL_NAMES[("gaussian", "mog")]
 MOG_PRIOR = MODEL_NAMES[("mog", "gaussian")]
 BOTH = MODEL_NAMES[("mog", "mog")]
-PAPER_MODELS = (MFG, MOG_POSTERIOR, MOG_PRIOR)
+PAPER_MODEL_NAMES = tuple(MODEL_NAMES[pair] for pair in PAPER_MODELS)  # MFG, MoG posterior, MoG prior
 
 PARTLY = "partly holds"  # a claim some of whose parts hold and some fail
 SYMBOL = {HOLDS: "✓", FAILS: "✗", UNDECIDED: "≈", UNKNOWN: "?"}
@@ -207,7 +207,8 @@ def _barely_changes(name, results, probe: bool) -> _Part:
         )
     est = estimate(q / truth)
     where = (
-        "at the paper's y = 1, 0.2, −3 (what the paper looked at; two lie far outside the data)"
+        f"at the paper's y = {y_values_text(PAPER_Y_VALUES)} (what the paper looked at; two lie far "
+        "outside the data)"
         if probe
         else "over 200 test y (inside the data)"
     )
@@ -224,7 +225,7 @@ def _best_by_pairs(results_by_model, key, name, lower_better: bool, what: str, t
     """`name` beats every other paper model in `key`, seed by seed (paired differences)."""
     if not usable(results_by_model.get(name, [])):
         return _no_data(name, results_by_model.get(name, []))
-    others = [m for m in PAPER_MODELS if m != name and usable(results_by_model.get(m, []))]
+    others = [m for m in PAPER_MODEL_NAMES if m != name and usable(results_by_model.get(m, []))]
     if not others:
         return _part(UNKNOWN, f"{what}: no other model to compare with.")
     statuses, texts = [], []
@@ -432,7 +433,7 @@ def _prior_vs_posterior(results_by_model, key, lower_better: bool, unit: str) ->
     est = estimate(diffs)
     gains = {
         m: fmt_mean_std(metric_values(results_by_model[m], key))
-        for m in PAPER_MODELS
+        for m in PAPER_MODEL_NAMES
         if usable(results_by_model.get(m, []))
     }
     listing = ", ".join(f"{m} {v}" for m, v in gains.items())

@@ -13,7 +13,7 @@ from vae_core.config import LIMITS, POSTERIOR_KINDS, PRIOR_KINDS, TrainConfig
 from vae_core.data import training_data
 from vae_core.export import ExportError, write_pngs
 from vae_core.metrics import metrics_table
-from vae_core.presets import preset_configs
+from vae_core.paper import preset_configs
 
 DEFAULTS = TrainConfig()
 

@@ -7,19 +7,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from vae_core.paper import MODEL_NAMES, PAPER_N_COMPONENTS, PAPER_NOISE_STD
+
 PRIOR_KINDS = ("gaussian", "mog")
 POSTERIOR_KINDS = ("gaussian", "mog")
-
-MODEL_NAMES = {
-    ("gaussian", "gaussian"): "MFG-VAE",
-    ("gaussian", "mog"): "MoG-VAE (MoG posterior)",
-    ("mog", "gaussian"): "MFG-VAE + MoG prior",
-    ("mog", "mog"): "MoG prior + MoG posterior",
-}
-
-# The paper's settings (Tello Ayala & Benac 2023): the defaults of TrainConfig, the CLI and the app.
-PAPER_NOISE_STD = 0.1  # σ, i.e. σ² = 0.01
-PAPER_N_COMPONENTS = 10  # M, for the mixture prior and the mixture posterior alike
 
 # What a TrainConfig may hold (checked by `problems`, so the CLI and any script get a clear error).
 LIMITS = {
