@@ -38,6 +38,21 @@ APP_RANGES = {
     "seed": (0, 9999),
 }
 
+# What configs must share to train in one ensemble (vae_core.training.Ensemble): the shapes of
+# the stacked weights (prior, posterior, M, width), of a step's minibatch (batch_size, z-samples,
+# n_train) and the scale parametrisation. Everything else (seeds, σ, lr, steps, early stop,
+# eval_every, n_test) is each member's own.
+ENSEMBLE_FIELDS = (
+    "prior",
+    "posterior",
+    "n_components",
+    "hidden",
+    "batch_size",
+    "samples_per_component",
+    "n_train",
+    "bounded_scales",
+)
+
 # One name per setting wherever a person reads it (app labels, CLI help).
 LABELS = {
     "prior": "Prior p(z)",
@@ -125,9 +140,10 @@ class TrainConfig:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def ensemble_key(self) -> tuple:
-        """Configs equal in everything but seeds and noise level train together as one ensemble."""
-        shared = self.canonical().replace(seed=0, data_seed=0, noise_std=PAPER_NOISE_STD)
-        return dataclasses.astuple(shared)
+        """Configs with equal keys can train together as one ensemble: the ENSEMBLE_FIELDS of
+        the canonical config (so MFG-VAEs differing only in M share one)."""
+        canonical = self.canonical()
+        return tuple(getattr(canonical, name) for name in ENSEMBLE_FIELDS)
 
     def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)
