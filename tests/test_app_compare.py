@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui  # the module the app imports: its result store is the one cleared here
-from vae_core.cache import FORMAT_VERSION, PRESETS_DIR
+from vae_core.cache import FORMAT_VERSION, presets_dir
 from vae_core.config import NOISE_LEVELS
 from vae_core.paper import comparison_configs, preset_configs
 
@@ -42,7 +42,7 @@ def texts(elements) -> str:
 
 
 def test_presets_render_instantly_without_training():
-    assert any(PRESETS_DIR.glob(f"*-v{FORMAT_VERSION}")), "no presets: run `python -m vae_core presets`"
+    assert any(presets_dir().glob(f"*-v{FORMAT_VERSION}")), "no presets: run `python -m vae_core presets`"
     at = open_compare()
     assert not at.get("progress"), "the default view must not train"
     assert not ui.result_store().jobs

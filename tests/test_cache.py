@@ -117,16 +117,16 @@ def test_cached_train_many_trains_only_the_misses(trained, tmp_path, monkeypatch
 
 
 def test_one_default_cache_folder_for_app_and_cli(monkeypatch, tmp_path):
-    """$VAE_MOG_LAB_CACHE wins, then $XDG_CACHE_HOME/vae-mog-lab, then ~/.cache/vae-mog-lab."""
+    """$VAE_MOG_LAB_CACHE (CACHE_ENV) wins, then $XDG_CACHE_HOME/vae-mog-lab, then ~/.cache/vae-mog-lab."""
     import ui
-    from vae_core.cache import default_cache_dir
+    from vae_core.cache import CACHE_ENV, default_cache_dir
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("VAE_MOG_LAB_CACHE", raising=False)
+    monkeypatch.delenv(CACHE_ENV, raising=False)
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     assert default_cache_dir() == tmp_path / "home" / ".cache" / "vae-mog-lab"
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert default_cache_dir() == tmp_path / "xdg" / "vae-mog-lab"
-    monkeypatch.setenv("VAE_MOG_LAB_CACHE", str(tmp_path / "mine"))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "mine"))
     assert default_cache_dir() == tmp_path / "mine"
     assert ui.cache_dir() == default_cache_dir()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from vae_core.cache import PRESETS_DIR, load_result
+from vae_core.cache import load_result, presets_dir
 from vae_core.paper import preset_configs
 from vae_core.training import train
 
@@ -15,12 +15,12 @@ METRIC_TOLERANCE = 1e-4
 
 def shipped():
     """(config, stored result) for every preset; a missing one is a failure of its own test."""
-    return [(config, load_result(config, PRESETS_DIR)) for config in preset_configs()]
+    return [(config, load_result(config, presets_dir())) for config in preset_configs()]
 
 
 def test_every_preset_is_shipped_and_readable():
     missing = [config for config, result in shipped() if result is None]
-    assert not missing, f"not in assets/presets (rebuild: python -m vae_core presets): {missing}"
+    assert not missing, f"not in {presets_dir()} (rebuild: python -m vae_core presets): {missing}"
 
 
 def cost(config, result) -> int:

@@ -60,7 +60,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vae_core.cache import PRESETS_DIR, lookup, save_result
+from vae_core.cache import lookup, presets_dir, save_result
 from vae_core.config import TrainConfig
 from vae_core.training import Checkpoint, Ensemble, Member, TrainResult
 
@@ -176,7 +176,7 @@ class TrainingService:
         workers: int | None = None,
         max_batch: int = DEFAULT_MAX_BATCH,
         max_waiting: int = DEFAULT_MAX_WAITING,
-        read_only_dirs=(PRESETS_DIR,),
+        read_only_dirs=(presets_dir(),),
         session_alive: Callable[[str], bool] | None = None,
     ):
         self.cache_dir = Path(cache_dir)
