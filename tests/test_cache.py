@@ -1,12 +1,14 @@
 """Disk cache: round trip, and damaged or stale entries are retrained, never a crash."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+import vae_core
 from vae_core import exact
 from vae_core.cache import (
     FORMAT_VERSION,
@@ -130,3 +132,13 @@ def test_one_default_cache_folder_for_app_and_cli(monkeypatch, tmp_path):
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "mine"))
     assert default_cache_dir() == tmp_path / "mine"
     assert ui.cache_dir() == default_cache_dir()
+
+
+def test_presets_are_the_packaged_folder_unless_a_setting_names_another(monkeypatch, tmp_path):
+    from vae_core.cache import PRESETS_ENV, presets_dir
+
+    monkeypatch.delenv(PRESETS_ENV, raising=False)
+    assert presets_dir() == Path(vae_core.__file__).resolve().parent / "pretrained"
+    assert any(presets_dir().glob(f"*-v{FORMAT_VERSION}/meta.json"))
+    monkeypatch.setenv(PRESETS_ENV, str(tmp_path))
+    assert presets_dir() == tmp_path

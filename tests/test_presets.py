@@ -6,10 +6,11 @@ from vae_core.cache import load_result, presets_dir
 from vae_core.paper import preset_configs
 from vae_core.training import train
 
-# Presets are trained as ensembles of seeds side by side; a config trained alone differs from
-# its ensemble-trained self only by float rounding in batched matmuls (measured: at most 3e-8 on
-# every metric). A change to the training code, data, initialisation or metrics moves them by
-# far more (different seeds differ by 1e-3 or more), and the app shows 4 decimals.
+# Presets are trained as ensembles of seeds side by side; a member's numbers are the same alone
+# (vae_core.model.batched_affine), so a retrained preset differs from the shipped one at most by
+# another CPU's or BLAS's rounding. A change to the training code, data, initialisation or
+# metrics moves them by far more (different seeds differ by 1e-3 or more), and the app shows 4
+# decimals.
 METRIC_TOLERANCE = 1e-4
 
 

@@ -35,8 +35,8 @@ STEP_BUDGETS = ((0.1, 2000), (0.05, 3000), (0.03, 5000), (0.0, 8000))
 # beat the best before them by the claims' tie (0.002 nats), not by TOLERANCE: stopping errs
 # towards more steps, which is cheap, but a warning must mean the numbers may still move by an
 # amount the app reads as real. At the end of a σ = 0.1 schedule single evaluations still move
-# by ±0.002–0.004 nats (measured on the v3 presets), and the 4 presets whose last evaluations
-# gained 0.0003–0.001 are all within 0.001 nats of the true test log-likelihood.
+# by ±0.002–0.004 nats, and presets whose last evaluations gained less than 0.001 are all within
+# 0.001 nats of the true test log-likelihood.
 CAP_WARNING_GAIN = LIKELIHOOD_TIE
 # A run that has stopped improving yet sits this far below the true test log-likelihood is
 # stuck in a poor optimum (e.g. a flat decoder), not short of steps: 50 nats over 1000 test y.

@@ -176,7 +176,7 @@ class TrainingService:
         workers: int | None = None,
         max_batch: int = DEFAULT_MAX_BATCH,
         max_waiting: int = DEFAULT_MAX_WAITING,
-        read_only_dirs=(presets_dir(),),
+        read_only_dirs=None,
         session_alive: Callable[[str], bool] | None = None,
     ):
         self.cache_dir = Path(cache_dir)
@@ -185,7 +185,7 @@ class TrainingService:
         self.session_alive = session_alive
         self.claims: set[str] = set()  # config keys this server is training for every server
         self.elsewhere: list[_Request] = []  # requests another server is training
-        self.read_only_dirs = tuple(read_only_dirs)
+        self.read_only_dirs = (presets_dir(),) if read_only_dirs is None else tuple(read_only_dirs)
         self.max_batch = max_batch
         self.max_waiting = max_waiting
         self.results: dict[str, TrainResult] = {}  # config key → result, every session's
