@@ -25,7 +25,7 @@ from vae_core.training import TrainResult, build_model, train, train_many
 # early stop, explosion = divergence, ensemble_size; v3: the stopping rule waits for 90 % of the
 # step budget instead of 70 %, so a v2 entry of the same config stopped earlier, with other numbers;
 # v4: the first layers' products are computed elementwise (vae_core.model.batched_affine), which
-# makes a member's numbers the same at every position of a batch, and rounds differently).
+# makes a member's numbers the same at every position of an ensemble, and rounds differently).
 FORMAT_VERSION = 4
 HISTORY_COLUMNS = ("step", "train_elbo", "validation_elbo", "validation_log_likelihood")
 CACHE_ENV = "VAE_MOG_LAB_CACHE"  # the environment variable naming the result cache folder

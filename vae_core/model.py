@@ -38,7 +38,7 @@ def batched_affine(bias: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) ->
     ensemble (vae_core.training relies on it; tests/test_service.py checks it), on CPU:
     - one input unit: an outer product, computed elementwise. As a batched matmul, its weight
       gradient (a 1 × N by N × out product per member) rounded differently for members at odd
-      and at even positions of the batch (MKL, torch 2.13);
+      and at even positions of the ensemble (MKL, torch 2.13);
     - one output unit, alone: torch's bmm of one matrix is an mm, which takes BLAS's
       matrix-vector path and rounds differently from the batched product. The lone member is
       multiplied beside a copy of itself; the copy's share of the gradient is exactly zero.
