@@ -53,7 +53,8 @@ except ImportError:
 from vae_core import ground_truth
 from vae_core.config import TrainConfig
 from vae_core.convergence import FINAL_LR_FRACTION
-from vae_core.training import train, train_many, training_data
+from vae_core.data import training_data
+from vae_core.training import run_ensemble, train, train_many
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -177,8 +178,6 @@ def worker_profile() -> dict:
     train(TrainConfig(steps=10))
     # cProfile sees only the thread it runs in, and train_many trains its ensembles in worker
     # threads: profile the same per-ensemble code here, one ensemble after the other.
-    import vae_core.training as training
-
     groups: dict[tuple, list] = {}
     for config in paper_configs():
         groups.setdefault(config.ensemble_key(), []).append(config)
@@ -186,7 +185,7 @@ def worker_profile() -> dict:
     started = time.perf_counter()
     profiler.enable()
     for group in groups.values():
-        training.run_batch(group)
+        run_ensemble(group)
     profiler.disable()
     wall = time.perf_counter() - started
     stats = pstats.Stats(profiler)
@@ -206,9 +205,9 @@ def worker_profile() -> dict:
         "  of which ground_truth.log_marginal": _cum(rows, "ground_truth.py", "log_marginal"),
         "forward: VAE.elbo (training steps + evaluations)": _cum(rows, "model.py", "elbo"),
         "backward (autograd engine)": cumulative("run_backward"),
-        "Adam step (by hand on the flat buffers)": _cum(rows, "training.py", "_adam"),
-        "periodic history evaluations": cumulative("(_evaluate_history)"),
-        "snapshots": cumulative("(_snapshot)"),
+        "Adam step (by hand on the flat buffers)": _cum(rows, "optim.py", "adam_step"),
+        "periodic history evaluations": cumulative("(evaluate_history)"),
+        "snapshots": cumulative("(snapshot)"),
     }
     text = io.StringIO()
     pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(12)

@@ -10,7 +10,7 @@ import ui
 from vae_core import claims, convergence, figures
 from vae_core.config import APP_RANGES, LABELS, NOISE_LEVELS, PAPER_N_COMPONENTS, PAPER_NOISE_STD
 from vae_core.metrics import METRIC_INFO
-from vae_core.presets import DEFAULT_SEEDS, PRESET_NOISE_STDS, comparison_configs
+from vae_core.paper import DEFAULT_SEEDS, PRESET_NOISE_STDS, comparison_configs
 
 ui.run_through_app()  # a deep link on a fresh server (see ui.run_through_app)
 

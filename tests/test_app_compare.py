@@ -9,9 +9,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui  # the module the app imports: its result store is the one cleared here
-from vae_core.cache import FORMAT_VERSION, PRESETS_DIR
+from vae_core.cache import FORMAT_VERSION, presets_dir
 from vae_core.config import NOISE_LEVELS
-from vae_core.presets import comparison_configs, preset_configs
+from vae_core.paper import comparison_configs, preset_configs
 
 REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "app.py"
@@ -42,7 +42,7 @@ def texts(elements) -> str:
 
 
 def test_presets_render_instantly_without_training():
-    assert any(PRESETS_DIR.glob(f"*-v{FORMAT_VERSION}")), "no presets: run `python -m vae_core presets`"
+    assert any(presets_dir().glob(f"*-v{FORMAT_VERSION}")), "no presets: run `python -m vae_core presets`"
     at = open_compare()
     assert not at.get("progress"), "the default view must not train"
     assert not ui.result_store().jobs
@@ -110,7 +110,7 @@ def test_lecture_mode_collapses_controls_and_leaves_the_shared_figures_alone():
 
 
 def test_a_diverged_seed_is_listed_not_drawn_and_not_counted():
-    from vae_core.presets import comparison_configs
+    from vae_core.paper import comparison_configs
 
     config = comparison_configs()["MoG-VAE (MoG posterior)"][1]
     preset = ui.result_store().get(config)

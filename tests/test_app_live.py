@@ -1,7 +1,7 @@
 """The Train page's hands-on controls (live_view.py), driven with AppTest: the guided tour,
 pin and compare, probing y, the M slider, the mode sentence, lecture mode on the Overview.
 
-Every config used here is shipped pre-trained (assets/presets), so nothing trains.
+Every config used here is shipped pre-trained (vae_core/pretrained), so nothing trains.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from test_app_pages import (  # the app's AppTest helpers (and the fixture every
 import live_view
 import ui
 from vae_core import convergence, live_figures, tour
-from vae_core.cache import PRESETS_DIR, lookup
+from vae_core.cache import lookup, presets_dir
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +87,7 @@ def test_the_tour_walks_the_story_without_touching_a_control():
         # converged, a warning if it ended its schedule still improving (the rule decides, not
         # this test; e.g. a σ = 0.1 preset whose last evaluations still gained 0.001 nats).
         assert len(status_boxes(at)) == 1 and config.model_name in status_boxes(at)[0].value
-        stored = lookup(config, [PRESETS_DIR])
+        stored = lookup(config, [presets_dir()])
         outcome = convergence.outcome(
             stored.status,
             stored.history["validation_elbo"].dropna().tolist(),
@@ -146,7 +146,7 @@ def test_the_page_says_whether_a_mixture_posterior_uses_its_modes():
     at = open_page(new_session(), "train & explore")
     click(at, "MoG posterior (paper)")
     probe(at).set_value(0.1).run()
-    result = lookup(tour.MOG_POSTERIOR, [PRESETS_DIR])
+    result = lookup(tour.MOG_POSTERIOR, [presets_dir()])
     modes = live_figures.posterior_modes(result.model, result.config, 0.1)
     shown = [w.value for w in at.warning] + [c.value for c in at.caption]
     assert modes.sentence() in shown

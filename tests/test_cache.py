@@ -1,12 +1,14 @@
 """Disk cache: round trip, and damaged or stale entries are retrained, never a crash."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+import vae_core
 from vae_core import exact
 from vae_core.cache import (
     FORMAT_VERSION,
@@ -117,16 +119,26 @@ def test_cached_train_many_trains_only_the_misses(trained, tmp_path, monkeypatch
 
 
 def test_one_default_cache_folder_for_app_and_cli(monkeypatch, tmp_path):
-    """$VAE_MOG_LAB_CACHE wins, then $XDG_CACHE_HOME/vae-mog-lab, then ~/.cache/vae-mog-lab."""
+    """$VAE_MOG_LAB_CACHE (CACHE_ENV) wins, then $XDG_CACHE_HOME/vae-mog-lab, then ~/.cache/vae-mog-lab."""
     import ui
-    from vae_core.cache import default_cache_dir
+    from vae_core.cache import CACHE_ENV, default_cache_dir
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("VAE_MOG_LAB_CACHE", raising=False)
+    monkeypatch.delenv(CACHE_ENV, raising=False)
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     assert default_cache_dir() == tmp_path / "home" / ".cache" / "vae-mog-lab"
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert default_cache_dir() == tmp_path / "xdg" / "vae-mog-lab"
-    monkeypatch.setenv("VAE_MOG_LAB_CACHE", str(tmp_path / "mine"))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "mine"))
     assert default_cache_dir() == tmp_path / "mine"
     assert ui.cache_dir() == default_cache_dir()
+
+
+def test_presets_are_the_packaged_folder_unless_a_setting_names_another(monkeypatch, tmp_path):
+    from vae_core.cache import PRESETS_ENV, presets_dir
+
+    monkeypatch.delenv(PRESETS_ENV, raising=False)
+    assert presets_dir() == Path(vae_core.__file__).resolve().parent / "pretrained"
+    assert any(presets_dir().glob(f"*-v{FORMAT_VERSION}/meta.json"))
+    monkeypatch.setenv(PRESETS_ENV, str(tmp_path))
+    assert presets_dir() == tmp_path

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from vae_core.cache import CACHE_ENV
 from vae_core.export import chrome_path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -20,7 +21,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def run_cli(*args, cache_dir):
-    env = dict(os.environ, VAE_MOG_LAB_CACHE=str(cache_dir), PYTHONPATH=str(REPO))
+    env = dict(os.environ, PYTHONPATH=str(REPO), **{CACHE_ENV: str(cache_dir)})
     return subprocess.run(
         [sys.executable, "-m", "vae_core", *args],
         cwd=REPO,

@@ -7,14 +7,14 @@ import pytest
 from vae_core import cli
 from vae_core.config import (
     APP_RANGES,
+    ENSEMBLE_FIELDS,
     HIDDEN_WIDTHS,
     LEARNING_RATES,
     LIMITS,
     NOISE_LEVELS,
-    PAPER_N_COMPONENTS,
-    PAPER_NOISE_STD,
     TrainConfig,
 )
+from vae_core.paper import PAPER_N_COMPONENTS, PAPER_NOISE_STD
 
 MFG = TrainConfig(prior="gaussian", posterior="gaussian")
 
@@ -62,6 +62,37 @@ def test_key_follows_every_other_field():
     assert set(changed) == {f.name for f in dataclasses.fields(TrainConfig)} - {"n_components"}
     keys = {base.replace(**{name: value}).key() for name, value in changed.items()}
     assert len(keys | {base.key()}) == len(changed) + 1
+
+
+def test_ensemble_key_follows_the_shapes_only():
+    """What trains together: equal shapes; seeds, σ, lr, steps, stopping and n_test are per member."""
+    base = TrainConfig(prior="mog")
+    per_member = {
+        "noise_std": 0.05,
+        "n_test": 500,
+        "steps": 500,
+        "lr": 0.02,
+        "seed": 1,
+        "data_seed": 1,
+        "early_stop": False,
+        "eval_every": 50,
+    }
+    shapes = {
+        "prior": "gaussian",
+        "posterior": "mog",
+        "n_components": 3,
+        "hidden": 20,
+        "batch_size": 50,
+        "samples_per_component": 2,
+        "n_train": 500,
+        "bounded_scales": False,
+    }
+    assert set(per_member) | set(shapes) == {f.name for f in dataclasses.fields(TrainConfig)}
+    assert set(shapes) == set(ENSEMBLE_FIELDS)
+    for name, value in per_member.items():
+        assert base.replace(**{name: value}).ensemble_key() == base.ensemble_key(), name
+    for name, value in shapes.items():
+        assert base.replace(**{name: value}).ensemble_key() != base.ensemble_key(), name
 
 
 def test_the_apps_choices_and_ranges_lie_within_what_the_library_accepts():

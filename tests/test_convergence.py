@@ -44,10 +44,6 @@ def test_a_gain_below_the_tie_trains_on_but_is_no_warning_at_the_cap():
     assert cv.outcome("completed", large_gain, 0.001) == cv.CAPPED_IMPROVING
 
 
-def test_per_member_decisions():
-    assert cv.should_stop_all([FLAT, RISING], [1800, 1800], [2000, 2000]) == [True, False]
-
-
 @pytest.mark.parametrize(
     ("status", "history", "gap", "expected"),
     [

@@ -2,25 +2,26 @@
 
 import pytest
 
-from vae_core.cache import PRESETS_DIR, load_result
-from vae_core.presets import preset_configs
+from vae_core.cache import load_result, presets_dir
+from vae_core.paper import preset_configs
 from vae_core.training import train
 
-# Presets are trained as ensembles of seeds side by side; a config trained alone differs from
-# its ensemble-trained self only by float rounding in batched matmuls (measured: at most 3e-8 on
-# every metric). A change to the training code, data, initialisation or metrics moves them by
-# far more (different seeds differ by 1e-3 or more), and the app shows 4 decimals.
+# Presets are trained as ensembles of seeds side by side; a member's numbers are the same alone
+# (vae_core.model.batched_affine), so a retrained preset differs from the shipped one at most by
+# another CPU's or BLAS's rounding. A change to the training code, data, initialisation or
+# metrics moves them by far more (different seeds differ by 1e-3 or more), and the app shows 4
+# decimals.
 METRIC_TOLERANCE = 1e-4
 
 
 def shipped():
     """(config, stored result) for every preset; a missing one is a failure of its own test."""
-    return [(config, load_result(config, PRESETS_DIR)) for config in preset_configs()]
+    return [(config, load_result(config, presets_dir())) for config in preset_configs()]
 
 
 def test_every_preset_is_shipped_and_readable():
     missing = [config for config, result in shipped() if result is None]
-    assert not missing, f"not in assets/presets (rebuild: python -m vae_core presets): {missing}"
+    assert not missing, f"not in {presets_dir()} (rebuild: python -m vae_core presets): {missing}"
 
 
 def cost(config, result) -> int:

@@ -10,8 +10,9 @@ import pytest
 import torch
 from conftest import COMBINATION_IDS, COMBINATIONS
 
-import vae_core.training as train_module
+import vae_core.training.ensemble as ensemble_module
 from vae_core import TrainConfig, train, train_many
+from vae_core.training import SNAPSHOT_U, SNAPSHOT_Z
 
 HISTORY_COLUMNS = ["step", "train_elbo", "validation_elbo", "validation_log_likelihood"]
 # docs/ground-truth.md: at σ = 0.1 p(y) is a smooth bump that every one of the four models can fit.
@@ -24,11 +25,11 @@ def _assert_well_formed(result):
     np.testing.assert_array_equal(result.history["step"], np.arange(1, result.steps_run + 1))
     assert result.snapshot_decoder.shape == (
         len(result.snapshot_steps),
-        len(train_module.SNAPSHOT_Z),
+        len(SNAPSHOT_Z),
     )
     assert result.snapshot_aligned.shape == (
         len(result.snapshot_steps),
-        len(train_module.SNAPSHOT_U),
+        len(SNAPSHOT_U),
     )
     assert result.model.n_members == 1
     if not result.diverged:  # see test_a_diverged_run_keeps_no_snapshot_after_divergence
@@ -107,6 +108,14 @@ def test_train_many_keeps_order_across_groups():
     assert results[2].model.noise_std.item() == pytest.approx(0.05)
 
 
+def test_configs_of_one_ensemble_key_train_together():
+    """train_many groups by TrainConfig.ensemble_key: a different lr or seed joins the ensemble,
+    a different width does not."""
+    base = TrainConfig(steps=10, early_stop=False)
+    configs = [base, base.replace(lr=0.02, seed=1, steps=20), base.replace(hidden=16)]
+    assert [r.ensemble_size for r in train_many(configs)] == [2, 2, 1]
+
+
 def test_should_stop_ends_training_early_with_finite_metrics():
     calls = []
 
@@ -153,7 +162,7 @@ def _poison(monkeypatch, bad_seeds, at_step):
     """From training step `at_step` on, the members with a seed in `bad_seeds` get a NaN ELBO
     and NaN gradients (members are named by seed: the engine re-stacks its ensemble whenever a
     member leaves, so a member's row changes)."""
-    build_model = train_module.build_model
+    build_model = ensemble_module.build_model
     calls = {"training": 0}  # training steps of the run, counted across re-stacked models
 
     def build_poisoned_model(configs):
@@ -174,7 +183,7 @@ def _poison(monkeypatch, bad_seeds, at_step):
         model.elbo = poisoned_elbo
         return model
 
-    monkeypatch.setattr(train_module, "build_model", build_poisoned_model)
+    monkeypatch.setattr(ensemble_module, "build_model", build_poisoned_model)
 
 
 @pytest.mark.parametrize("at_step", [60, 90])  # 90: detected at step 100, an evaluation step

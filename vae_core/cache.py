@@ -25,10 +25,19 @@ from vae_core.training import TrainResult, build_model, train, train_many
 # early stop, explosion = divergence, ensemble_size; v3: the stopping rule waits for 90 % of the
 # step budget instead of 70 %, so a v2 entry of the same config stopped earlier, with other numbers;
 # v4: the first layers' products are computed elementwise (vae_core.model.batched_affine), which
-# makes a member's numbers the same at every position of a batch, and rounds differently).
+# makes a member's numbers the same at every position of an ensemble, and rounds differently).
 FORMAT_VERSION = 4
 HISTORY_COLUMNS = ("step", "train_elbo", "validation_elbo", "validation_log_likelihood")
-PRESETS_DIR = Path(__file__).resolve().parent.parent / "assets" / "presets"
+CACHE_ENV = "VAE_MOG_LAB_CACHE"  # the environment variable naming the result cache folder
+PRESETS_ENV = "VAE_MOG_LAB_PRESETS"  # ... naming a presets folder other than the packaged one
+PACKAGED_PRESETS_DIR = Path(__file__).resolve().parent / "pretrained"  # package data
+
+
+def presets_dir() -> Path:
+    """The pre-trained presets, read only: $VAE_MOG_LAB_PRESETS if set, else vae_core/pretrained,
+    which ships inside the package, so an installed vae_core finds them as a checkout does."""
+    configured = os.environ.get(PRESETS_ENV)
+    return Path(configured) if configured else PACKAGED_PRESETS_DIR
 
 
 def default_cache_dir() -> Path:
@@ -38,7 +47,7 @@ def default_cache_dir() -> Path:
     one folder outside the checkout, so results survive a fresh clone and the CLI and the app
     reuse each other's.
     """
-    configured = os.environ.get("VAE_MOG_LAB_CACHE")
+    configured = os.environ.get(CACHE_ENV)
     if configured:
         return Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -134,10 +143,13 @@ def cached_train(
     directory: Path | None = None,
     on_progress=None,
     should_stop=None,
-    read_only_dirs=(PRESETS_DIR,),
+    read_only_dirs=None,
 ) -> tuple[TrainResult, bool]:
-    """(result, came_from_cache). Trains and stores on a miss; a user-stopped run is not stored."""
+    """(result, came_from_cache). Trains and stores on a miss; a user-stopped run is not stored.
+
+    `read_only_dirs` are looked up after `directory` and never written (None: the presets)."""
     directory = Path(directory) if directory is not None else default_cache_dir()
+    read_only_dirs = (presets_dir(),) if read_only_dirs is None else read_only_dirs
     cached = lookup(config, [directory, *read_only_dirs])
     if cached is not None:
         return cached, True
@@ -152,10 +164,11 @@ def cached_train_many(
     directory: Path | None = None,
     on_progress=None,
     should_stop=None,
-    read_only_dirs=(PRESETS_DIR,),
+    read_only_dirs=None,
 ) -> list[TrainResult]:
     """Like `cached_train` for several configs: the misses train together as ensembles."""
     directory = Path(directory) if directory is not None else default_cache_dir()
+    read_only_dirs = (presets_dir(),) if read_only_dirs is None else read_only_dirs
     results = [lookup(config, [directory, *read_only_dirs]) for config in configs]
     missing = [i for i, result in enumerate(results) if result is None]
     if missing:

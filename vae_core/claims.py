@@ -29,20 +29,31 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from vae_core.config import MODEL_NAMES
 from vae_core.metrics import METRIC_INFO, QUANTILE_LEVELS, linearity_r2
+from vae_core.paper import MODEL_NAMES, PAPER_MODELS, PAPER_Y_VALUES, y_values_text
+from vae_core.stats import (
+    CONFIDENCE,
+    FAILS,
+    HOLDS,
+    LIKELIHOOD_TIE,
+    UNDECIDED,
+    UNKNOWN,
+    Estimate,
+    above,
+    below,
+    estimate,
+    fmt,
+    fmt_mean_std,
+)
 
 MFG = MODEL_NAMES[("gaussian", "gaussian")]
 MOG_POSTERIOR = MODEL_NAMES[("gaussian", "mog")]
 MOG_PRIOR = MODEL_NAMES[("mog", "gaussian")]
 BOTH = MODEL_NAMES[("mog", "mog")]
-PAPER_MODELS = (MFG, MOG_POSTERIOR, MOG_PRIOR)
+PAPER_MODEL_NAMES = tuple(MODEL_NAMES[pair] for pair in PAPER_MODELS)  # MFG, MoG posterior, MoG prior
 
-HOLDS, FAILS, PARTLY = "holds", "does not hold", "partly holds"
-UNDECIDED = "undecided: within noise"  # the one wording for a result the seeds cannot settle
-UNKNOWN = "cannot tell"  # no usable data at all (e.g. every seed diverged)
+PARTLY = "partly holds"  # a claim some of whose parts hold and some fail
 SYMBOL = {HOLDS: "✓", FAILS: "✗", UNDECIDED: "≈", UNKNOWN: "?"}
-CONFIDENCE = 0.95
 
 CLAIM_TEXT = {
     "C1": "MFG-VAE: generated y has the right mean but not the right variance; the decoder is "
@@ -74,11 +85,9 @@ BARELY_CHANGES = 0.25
 # "q follows y as the model's own posterior does": I_q within 25 % of I_θ, the information of
 # p_θ(z|y) (an encoder more confident than its model scores above it, one that ignores y below).
 FOLLOWS_TOLERANCE = 0.25
-# Differences between models: the smallest that matters. Likelihood-type numbers (KL, test
-# log-likelihood, inference gap; nats per y): 0.002 nats, a total of 2 nats over 1000 test y,
-# the usual threshold of a noticeable likelihood ratio. Decoder W₁ (f ranges over [0, 0.25]):
-# 0.002, under a pixel on any of the figures.
-LIKELIHOOD_TIE = 0.002
+# Differences between models: the smallest that matters. Likelihood-type numbers:
+# stats.LIKELIHOOD_TIE. Decoder W₁ (f ranges over [0, 0.25]): 0.002, under a pixel on any of
+# the figures.
 W1_TIE = 0.002
 # "Fits p(y)": KL(p(y) ‖ p_θ(y)) ≤ 0.01 nats; telling p_θ(y) from p(y) then takes ~100 draws
 # per nat of evidence, more than any histogram here shows.
@@ -105,70 +114,7 @@ class _Part:
     sentence: str
 
 
-# --- numbers ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """Mean over seeds with a CONFIDENCE interval (Student's t); no interval from one seed."""
-
-    mean: float
-    low: float
-    high: float
-    n: int
-
-    def text(self, scale: float = 1.0, unit: str = "") -> str:
-        if self.n == 0:
-            return "n/a"
-        if self.n == 1:
-            return f"{fmt(scale * self.mean)}{unit} (1 seed, no interval)"
-        return f"{fmt_pm(scale * self.mean, scale * (self.high - self.low) / 2)}{unit}"
-
-
-def estimate(values) -> Estimate:
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    n = values.size
-    if n == 0:
-        return Estimate(math.nan, math.nan, math.nan, 0)
-    mean = float(values.mean())
-    if n == 1:
-        return Estimate(mean, -math.inf, math.inf, 1)
-    half = t_quantile(n - 1) * float(values.std(ddof=1)) / math.sqrt(n)
-    return Estimate(mean, mean - half, mean + half, n)
-
-
-def t_quantile(dof: int, confidence: float = CONFIDENCE) -> float:
-    """Two-sided Student-t quantile: exact for 1 and 2 degrees of freedom, the Cornish–Fisher
-    expansion beyond (relative error < 2e-3 from 3 on), so no statistics package is needed."""
-    if dof == 1:
-        return math.tan(math.pi * confidence / 2)
-    if dof == 2:
-        p = 0.5 + confidence / 2
-        return (2 * p - 1) / math.sqrt(2 * p * (1 - p))
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    g1 = (z**3 + z) / 4
-    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
-    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
-    g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160
-    return z + g1 / dof + g2 / dof**2 + g3 / dof**3 + g4 / dof**4
-
-
-def above(est: Estimate, threshold: float, margin: float = 0.0) -> str:
-    """Claimed: the quantity exceeds `threshold` (by at least `margin` for a difference)."""
-    if est.n == 0:
-        return UNKNOWN
-    if est.low > threshold and est.mean >= threshold + margin:
-        return HOLDS
-    if est.high < threshold and est.mean <= threshold - margin:
-        return FAILS
-    return UNDECIDED
-
-
-def below(est: Estimate, threshold: float) -> str:
-    """Claimed: the quantity is below `threshold`."""
-    flipped = Estimate(-est.mean, -est.high, -est.low, est.n)
-    return above(flipped, -threshold)
+# --- numbers per seed ------------------------------------------------------------------------
 
 
 def usable(results) -> list:
@@ -187,44 +133,6 @@ def paired(results_by_model, key: str, first: str, second: str) -> np.ndarray:
     b = {r.config.seed: r.metrics.get(key, math.nan) for r in usable(results_by_model.get(second, []))}
     diffs = np.asarray([a[s] - b[s] for s in sorted(set(a) & set(b))], dtype=float)
     return diffs[np.isfinite(diffs)]
-
-
-def mean_std(values) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single seed)."""
-    values = np.asarray(values, dtype=float)
-    if values.size == 0:
-        return math.nan, math.nan
-    return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0
-
-
-def fmt(value: float) -> str:
-    """Three significant figures (scientific notation only for very small or large values)."""
-    if not math.isfinite(value):
-        return "n/a"
-    if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
-        return f"{value:.2e}"
-    return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
-
-
-def fmt_pm(mean: float, spread: float) -> str:
-    """'mean ± spread', both rounded to the spread's first significant digit (second if it is
-    1 or 2): the digits beyond are noise."""
-    if not math.isfinite(mean):
-        return "n/a"
-    if not spread > 0 or abs(mean) >= 1e5 or (mean != 0 and abs(mean) < 1e-3 and spread < 1e-4):
-        return f"{fmt(mean)} ± {fmt(spread)}"
-    exponent = math.floor(math.log10(spread))
-    leading = int(spread / 10.0**exponent)
-    decimals = min(max(-exponent + (leading <= 2), 0), 6)
-    mean_text = f"{mean:.{decimals}f}"
-    if float(mean_text) == 0:
-        mean_text = mean_text.lstrip("-")  # no "-0.000"
-    return f"{mean_text} ± {spread:.{decimals}f}"
-
-
-def fmt_mean_std(values) -> str:
-    """'mean ± std', both rounded to the std's first significant digit (second if it is 1 or 2)."""
-    return fmt_pm(*mean_std(values))
 
 
 def monotone_reference_r2() -> float:
@@ -299,7 +207,8 @@ def _barely_changes(name, results, probe: bool) -> _Part:
         )
     est = estimate(q / truth)
     where = (
-        "at the paper's y = 1, 0.2, −3 (what the paper looked at; two lie far outside the data)"
+        f"at the paper's y = {y_values_text(PAPER_Y_VALUES)} (what the paper looked at; two lie far "
+        "outside the data)"
         if probe
         else "over 200 test y (inside the data)"
     )
@@ -316,7 +225,7 @@ def _best_by_pairs(results_by_model, key, name, lower_better: bool, what: str, t
     """`name` beats every other paper model in `key`, seed by seed (paired differences)."""
     if not usable(results_by_model.get(name, [])):
         return _no_data(name, results_by_model.get(name, []))
-    others = [m for m in PAPER_MODELS if m != name and usable(results_by_model.get(m, []))]
+    others = [m for m in PAPER_MODEL_NAMES if m != name and usable(results_by_model.get(m, []))]
     if not others:
         return _part(UNKNOWN, f"{what}: no other model to compare with.")
     statuses, texts = [], []
@@ -524,7 +433,7 @@ def _prior_vs_posterior(results_by_model, key, lower_better: bool, unit: str) ->
     est = estimate(diffs)
     gains = {
         m: fmt_mean_std(metric_values(results_by_model[m], key))
-        for m in PAPER_MODELS
+        for m in PAPER_MODEL_NAMES
         if usable(results_by_model.get(m, []))
     }
     listing = ", ".join(f"{m} {v}" for m, v in gains.items())

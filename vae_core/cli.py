@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 from vae_core import figures
-from vae_core.cache import PRESETS_DIR, cached_train, cached_train_many, default_cache_dir
+from vae_core.cache import CACHE_ENV, cached_train, cached_train_many, default_cache_dir, presets_dir
 from vae_core.config import LIMITS, POSTERIOR_KINDS, PRIOR_KINDS, TrainConfig
 from vae_core.data import training_data
 from vae_core.export import ExportError, write_pngs
 from vae_core.metrics import metrics_table
-from vae_core.presets import preset_configs
+from vae_core.paper import preset_configs
 
 DEFAULTS = TrainConfig()
 
@@ -102,17 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache-dir",
         type=Path,
         default=None,
-        help="result cache, shared with the app (default: $VAE_MOG_LAB_CACHE, else "
+        help=f"result cache, shared with the app (default: ${CACHE_ENV}, else "
         f"$XDG_CACHE_HOME/vae-mog-lab, now {default_cache_dir()})",
     )
     run.add_argument("--no-cache", action="store_true", help="train even if a cached result exists")
     run.add_argument("--scale", type=float, default=2.0, help="PNG pixel scale")
     presets = commands.add_parser(
         "presets",
-        help="train the paper comparison presets shipped in assets/presets",
+        help="train the paper comparison presets shipped in vae_core/pretrained",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    presets.add_argument("--out", type=Path, default=PRESETS_DIR, help="folder to write them to")
+    presets.add_argument(
+        "--out", type=Path, default=None, help=f"folder to write them to (default {presets_dir()})"
+    )
     _add_studies(commands)
     return parser
 
@@ -159,7 +161,7 @@ def seed_range(text: str) -> tuple[int, ...]:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "presets":
-        return _build_presets(args.out)
+        return _build_presets(args.out if args.out is not None else presets_dir())
     if args.command in ("divergence", "stability", "stopping"):
         return _study(args)
     return _train(args)

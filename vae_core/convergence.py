@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from vae_core.claims import LIKELIHOOD_TIE
+from vae_core.stats import LIKELIHOOD_TIE
 
 # The cosine learning-rate schedule ends at this fraction of the initial rate. At lr/10 the
 # late minibatch noise moved the validation ELBO by ±0.005 nats between evaluations (measured,
@@ -35,8 +35,8 @@ STEP_BUDGETS = ((0.1, 2000), (0.05, 3000), (0.03, 5000), (0.0, 8000))
 # beat the best before them by the claims' tie (0.002 nats), not by TOLERANCE: stopping errs
 # towards more steps, which is cheap, but a warning must mean the numbers may still move by an
 # amount the app reads as real. At the end of a σ = 0.1 schedule single evaluations still move
-# by ±0.002–0.004 nats (measured on the v3 presets), and the 4 presets whose last evaluations
-# gained 0.0003–0.001 are all within 0.001 nats of the true test log-likelihood.
+# by ±0.002–0.004 nats, and presets whose last evaluations gained less than 0.001 are all within
+# 0.001 nats of the true test log-likelihood.
 CAP_WARNING_GAIN = LIKELIHOOD_TIE
 # A run that has stopped improving yet sits this far below the true test log-likelihood is
 # stuck in a poor optimum (e.g. a flat decoder), not short of steps: 50 nats over 1000 test y.
@@ -77,11 +77,6 @@ def should_stop(
     if steps_done < min_fraction * max_steps:
         return False
     return not improving(validation_elbos, patience, tolerance)
-
-
-def should_stop_all(histories: list[list[float]], steps_done: list[int], max_steps: list[int]) -> list[bool]:
-    """The rule for every member of a batch at once: per-member histories in, decisions out."""
-    return [should_stop(h, s, m) for h, s, m in zip(histories, steps_done, max_steps, strict=True)]
 
 
 def outcome(status: str, validation_elbos: list[float], gap_to_truth: float | None = None) -> str:

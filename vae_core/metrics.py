@@ -10,13 +10,11 @@ import pandas as pd
 import torch
 
 from vae_core import exact, ground_truth
+from vae_core.paper import PAPER_Y_VALUES, y_values_text
 
 QUANTILE_LEVELS = (np.arange(2000) + 0.5) / 2000
 INFORMATION_TEST_POINTS = 200
 MAX_INFORMATION_NODES = 200_001
-# The y at which the paper drew q(z|y) (its Figures 2–4) and judged that q "barely changes with
-# y"; 1 and −3 lie far outside the data (f's range is [0, 1/4]).
-PROBE_Y = (1.0, 0.2, -3.0)
 
 METRIC_INFO = {
     "test_elbo": ("test ELBO", "mean over test y of the exact ELBO(y) (quadrature over z), nats"),
@@ -43,7 +41,7 @@ METRIC_INFO = {
     "true_information": ("I(u; y) truth", "the same for the ground-truth posterior p(u|y)"),
     "q_information_probe": (
         "I_q at the paper's y",
-        "how much q(z|y) changes across the paper's y = 1, 0.2, −3, nats",
+        f"how much q(z|y) changes across the paper's y = {y_values_text(PAPER_Y_VALUES)}, nats",
     ),
     "exact_posterior_information_probe": ("I_θ at the paper's y", "the same for p_θ(z|y)"),
     "true_information_probe": ("I truth at the paper's y", "the same for the true p(u|y)"),
@@ -78,7 +76,7 @@ def evaluate(model, config, test_y) -> dict:
         **posterior_information(model, test_y[:INFORMATION_TEST_POINTS], config.noise_std),
         **{
             f"{key}_probe": value
-            for key, value in posterior_information(model, PROBE_Y, config.noise_std).items()
+            for key, value in posterior_information(model, PAPER_Y_VALUES, config.noise_std).items()
         },
     }
 

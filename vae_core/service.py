@@ -19,7 +19,7 @@ Semantics:
   for another session is joined (one training, several tickets). Each session has at most one
   ticket: submitting another config releases its previous one; submitting the config of its
   paused or stopped run resumes that run from its checkpoint.
-- Whenever a worker has room it takes waiting requests; requests of equal shapes (batch_key)
+- Whenever a worker has room it takes waiting requests; requests of equal shapes (ensemble_key)
   join a batch that is already running (continuous batching, up to max_batch members per
   worker). A member's numbers depend on its own config only (see vae_core.training), so a
   result is the same whatever trained beside it, and it goes to the shared cache.
@@ -60,9 +60,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vae_core.cache import PRESETS_DIR, lookup, save_result
+from vae_core.cache import lookup, presets_dir, save_result
 from vae_core.config import TrainConfig
-from vae_core.training import Batch, Checkpoint, Member, TrainResult, batch_key
+from vae_core.training import Checkpoint, Ensemble, Member, TrainResult
 
 # s between progress messages of a member: 5 a second, with its current weights, for a request
 # someone watches live (status(ticket, live=True)); twice a second, without weights, otherwise
@@ -176,7 +176,7 @@ class TrainingService:
         workers: int | None = None,
         max_batch: int = DEFAULT_MAX_BATCH,
         max_waiting: int = DEFAULT_MAX_WAITING,
-        read_only_dirs=(PRESETS_DIR,),
+        read_only_dirs=None,
         session_alive: Callable[[str], bool] | None = None,
     ):
         self.cache_dir = Path(cache_dir)
@@ -185,7 +185,7 @@ class TrainingService:
         self.session_alive = session_alive
         self.claims: set[str] = set()  # config keys this server is training for every server
         self.elsewhere: list[_Request] = []  # requests another server is training
-        self.read_only_dirs = tuple(read_only_dirs)
+        self.read_only_dirs = (presets_dir(),) if read_only_dirs is None else tuple(read_only_dirs)
         self.max_batch = max_batch
         self.max_waiting = max_waiting
         self.results: dict[str, TrainResult] = {}  # config key → result, every session's
@@ -494,7 +494,7 @@ class TrainingService:
     def _dispatch(self) -> None:
         """Give waiting requests to workers with room: a batch of equal shapes first."""
         for request in list(self.waiting):
-            key = batch_key(request.config)
+            key = request.config.ensemble_key()
             ready = [w for w in self._workers if w.alive and w.members < self.max_batch]
             if not ready:
                 return
@@ -849,7 +849,7 @@ def worker_main(index: int, inbox, outbox, cache_dir: str) -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     seconds_per_step = _warm_up(device)
     outbox.put(("ready", index, seconds_per_step))
-    batches: dict[tuple, Batch] = {}
+    batches: dict[tuple, Ensemble] = {}
     members: dict[str, Member] = {}
     last_sent: dict[str, float] = {}
     sent_upto: dict[str, tuple[int, int]] = {}  # rid → (elbo values, evaluations) already sent
@@ -902,7 +902,7 @@ def worker_main(index: int, inbox, outbox, cache_dir: str) -> None:
             interval = PROGRESS_INTERVAL if rid in live else PROGRESS_INTERVAL_QUIET
             if now - last_sent.get(rid, 0.0) >= interval:
                 last_sent[rid] = now
-                batch = batches[batch_key(member.config)]
+                batch = batches[member.config.ensemble_key()]
                 _send_progress(
                     index, rid, member, batch, outbox, sent_upto, per_step, with_weights=rid in live
                 )
@@ -916,7 +916,7 @@ def _warm_up(device: str) -> float:
     default σ), which the first student to train would otherwise wait for.
     """
     member = Member(TrainConfig(steps=100, early_stop=False))
-    batch = Batch(batch_key(member.config), device)
+    batch = Ensemble(member.config.ensemble_key(), device)
     batch.add(member)
     started = time.perf_counter()
     for _ in range(20):
@@ -938,10 +938,10 @@ def _worker_command(index, message, batches, members, outbox, cache_dir, sent_up
         try:
             member = Member(config, checkpoint, pause_at)
         except Exception as error:  # a bad checkpoint must not take the worker down
-            outbox.put(("failed", index, rid, batch_key(config), f"{type(error).__name__}: {error}"))
+            outbox.put(("failed", index, rid, config.ensemble_key(), f"{type(error).__name__}: {error}"))
             return
-        key = batch_key(config)
-        batch = batches.setdefault(key, Batch(key, device))
+        key = config.ensemble_key()
+        batch = batches.setdefault(key, Ensemble(key, device))
         batch.add(member)
         members[rid] = member
         sent_upto[rid] = (0, 0)
@@ -949,7 +949,7 @@ def _worker_command(index, message, batches, members, outbox, cache_dir, sent_up
         _, rid, config, checkpoint = message
         member = Member(config, checkpoint)
         member.status = "stopped"
-        _send_result(index, rid, member, batch_key(config), outbox, cache_dir)
+        _send_result(index, rid, member, config.ensemble_key(), outbox, cache_dir)
     elif kind == "pause_at":
         _, rid, step = message
         if rid in members:
@@ -959,7 +959,7 @@ def _worker_command(index, message, batches, members, outbox, cache_dir, sent_up
         member = members.get(rid)
         if member is None:
             return
-        batch = batches[batch_key(member.config)]
+        batch = batches[member.config.ensemble_key()]
         if action == "fork":
             checkpoint = batch.checkpoint_of(member)
             outbox.put(("forked", index, new_rid, None, checkpoint))

@@ -18,8 +18,7 @@ import pandas as pd
 
 from vae_core import claims, convergence
 from vae_core.cache import cached_train_many
-from vae_core.config import PAPER_N_COMPONENTS
-from vae_core.presets import comparison_configs
+from vae_core.paper import PAPER_N_COMPONENTS, comparison_configs
 
 
 def train_comparison(noise_std: float, seeds, cache_dir: Path, **overrides) -> dict[str, list]:
