@@ -3,7 +3,7 @@
 N simulated sessions (default N = 1, 20, 100) each submit a distinct seed of the heaviest default
 (MoG prior + MoG posterior, M = 10, σ = 0.1) at the same moment, the way the pages do, and each
 watches its request like its page would. The service path reads `status()` every 0.25 s, or
-every 1 s once 4 requests train (the page's progress fragment), and draws the live ELBO figure.
+every 2 s once 4 sessions wait (the page's progress fragment), and draws the live ELBO figure.
 The baseline path (benchmarks/baseline_store.py, the app's code before the service) polls its
 job every 0.3 s and draws the same figure, as the old page loop did. The sessions are threads of
 this one process (a server's), both paths run one after the other in the same run.
@@ -22,92 +22,41 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
+import torch
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-import torch  # noqa: E402
-
-from benchmarks.baseline_store import ResultStore  # noqa: E402
-from vae_core import figures  # noqa: E402
-from vae_core.config import TrainConfig  # noqa: E402
-from vae_core.service import TrainingService, default_workers  # noqa: E402
+from benchmarks.baseline_store import ResultStore
+from benchmarks.common import (
+    Stopwatch,
+    finished,
+    load_average,
+    md_row,
+    md_rule,
+    median_and_max,
+    peak_rss_mb,
+    proc_status,
+)
+from vae_core import figures
+from vae_core.config import TrainConfig
+from vae_core.service import TrainingService, default_workers
 
 HEAVIEST = TrainConfig(prior="mog", posterior="mog", n_components=10, noise_std=0.1)
-# The page's fragment intervals (ui.PROGRESS_EVERY / PROGRESS_EVERY_BUSY / BUSY_SESSIONS).
+# The Train page's progress fragment: its two intervals and the waiting sessions from which it
+# takes the longer one (ui.PROGRESS_EVERY, PROGRESS_EVERY_BUSY, BUSY_SESSIONS).
 SERVICE_POLL, SERVICE_POLL_BUSY, BUSY_SESSIONS = 0.25, 2.0, 4
 BASELINE_POLL = 0.3  # the old page loop's interval
-
-
-def rss_mb(pid: int | str = "self") -> float:
-    """Peak resident memory (VmHWM) of a process, MB."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def threads_now() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("Threads:"):
-            return int(line.split()[1])
-    return 0
+IDLE_PAGE_RUNS = 5
 
 
 def page_work() -> None:
     """What a latecomer's page load costs the server: the Ground truth page's figures, uncached."""
     figures.true_posterior_heatmap(0.1).to_json()
     figures.true_marginal_figure(0.1).to_json()
-
-
-class Latecomer:
-    """A visitor loading a page every second while the class trains: its latency, s."""
-
-    def __init__(self):
-        self.latencies: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while not self._stop.wait(1.0):
-            started = time.perf_counter()
-            page_work()
-            self.latencies.append(time.perf_counter() - started)
-
-    def stop(self) -> tuple[float, float]:
-        self._stop.set()
-        self._thread.join()
-        if not self.latencies:
-            return float("nan"), float("nan")
-        return statistics.median(self.latencies), max(self.latencies)
-
-
-class ThreadSampler:
-    def __init__(self):
-        self.peak = threads_now()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while not self._stop.wait(0.1):
-            self.peak = max(self.peak, threads_now())
-
-    def stop(self) -> int:
-        self._stop.set()
-        self._thread.join()
-        return self.peak
 
 
 def live_figure(steps_elbo: np.ndarray, config: TrainConfig) -> None:
@@ -118,13 +67,73 @@ def live_figure(steps_elbo: np.ndarray, config: TrainConfig) -> None:
         ).to_json()
 
 
-def run_service(configs: list[TrainConfig], workers: int, timeout: float) -> dict:
+class Every:
+    """Calls `action` every `interval` s in a daemon thread until stop()."""
+
+    def __init__(self, interval: float, action: Callable[[], None]):
+        self._interval, self._action = interval, action
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._action()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class Latecomer:
+    """A visitor loading a page every second while the class trains: its latency, s."""
+
+    def __init__(self):
+        self.latencies: list[float] = []
+        self._every = Every(1.0, self._load_page)
+
+    def _load_page(self) -> None:
+        with Stopwatch() as watch:
+            page_work()
+        self.latencies.append(watch.wall)
+
+    def stop(self) -> tuple[float, float]:
+        """Median and max latency."""
+        self._every.stop()
+        return median_and_max(self.latencies)
+
+
+class ThreadSampler:
+    """The peak thread count of this process, sampled every 0.1 s."""
+
+    def __init__(self):
+        self.peak = proc_status("Threads")
+        self._every = Every(0.1, self._sample)
+
+    def _sample(self) -> None:
+        self.peak = max(self.peak, proc_status("Threads"))
+
+    def stop(self) -> int:
+        self._every.stop()
+        return self.peak
+
+
+def run_sessions(session: Callable[[int, TrainConfig], None], configs: list[TrainConfig]) -> None:
+    """One thread per session, as the server's own (Tornado) threads serve them in the app."""
+    threads = [threading.Thread(target=session, args=(i, c)) for i, c in enumerate(configs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def run_service(configs: list[TrainConfig], workers: int | None, timeout: float) -> dict:
     service = TrainingService(tempfile.mkdtemp(prefix="bench-class-"), workers=workers, read_only_dirs=())
     while not service.ready():  # the app starts its workers with the server, before any class
         time.sleep(0.05)
     sampler, latecomer = ThreadSampler(), Latecomer()
     started = time.perf_counter()
-    finished: list[float] = [float("nan")] * len(configs)
+    seconds: list[float] = [float("nan")] * len(configs)
 
     def session(index: int, config: TrainConfig) -> None:
         ticket = service.submit(config, f"session{index}")
@@ -137,26 +146,21 @@ def run_service(configs: list[TrainConfig], workers: int, timeout: float) -> dic
             live_figure(status.train_elbo, config)
             busy = service.sessions_waiting() >= BUSY_SESSIONS
             time.sleep(SERVICE_POLL_BUSY if busy else SERVICE_POLL)
-        finished[index] = time.perf_counter() - started
+        seconds[index] = time.perf_counter() - started
 
-    # The sessions are the server's own (Tornado) threads in the app; here one thread each.
-    threads = [threading.Thread(target=session, args=(i, c)) for i, c in enumerate(configs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_sessions(session, configs)
     wall = time.perf_counter() - started
     peak_threads = sampler.stop()
-    rss = rss_mb() + sum(rss_mb(w.process.pid) for w in service._workers)
+    rss = peak_rss_mb() + sum(peak_rss_mb(w.process.pid) for w in service._workers)
     service.close()
-    return summary(finished, wall, peak_threads, rss, latecomer.stop())
+    return summary(seconds, wall, peak_threads, rss, latecomer.stop())
 
 
 def run_baseline(configs: list[TrainConfig], timeout: float) -> dict:
     store = ResultStore()
     sampler, latecomer = ThreadSampler(), Latecomer()
     started = time.perf_counter()
-    finished: list[float] = [float("nan")] * len(configs)
+    seconds: list[float] = [float("nan")] * len(configs)
 
     def session(index: int, config: TrainConfig) -> None:
         job = store.start([config])
@@ -170,33 +174,72 @@ def run_baseline(configs: list[TrainConfig], timeout: float) -> dict:
             progress = job.progress
             if progress is not None:
                 live_figure(progress.train_elbo[:, 0], config)
-        finished[index] = time.perf_counter() - started
+        seconds[index] = time.perf_counter() - started
 
-    threads = [threading.Thread(target=session, args=(i, c)) for i, c in enumerate(configs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_sessions(session, configs)
     wall = time.perf_counter() - started
-    return summary(finished, wall, sampler.stop(), rss_mb(), latecomer.stop())
+    return summary(seconds, wall, sampler.stop(), peak_rss_mb(), latecomer.stop())
 
 
 def summary(
-    finished: list[float], wall: float, peak_threads: int, rss: float, latecomer: tuple[float, float]
+    seconds: list[float], wall: float, peak_threads: int, rss: float, latecomer: tuple[float, float]
 ) -> dict:
-    done = [t for t in finished if t == t]
+    """One path's row: `seconds` from the common start to each session's result (NaN: none)."""
+    median_s, max_s = median_and_max(seconds)
+    done = finished(seconds)
     return {
-        "done": len(done),
-        "asked": len(finished),
-        "median_s": statistics.median(done) if done else float("nan"),
-        "max_s": max(done) if done else float("nan"),
-        "models_per_s": len(done) / wall,
+        "done": done,
+        "asked": len(seconds),
+        "median_s": median_s,
+        "max_s": max_s,
+        "models_per_s": done / wall,
         "wall_s": wall,
         "peak_threads": peak_threads,
         "peak_rss_mb": rss,
         "page_median_s": latecomer[0],
         "page_max_s": latecomer[1],
     }
+
+
+def idle_page_seconds() -> float:
+    """The latecomer's page work on an idle server, median of IDLE_PAGE_RUNS."""
+    times = []
+    for _ in range(IDLE_PAGE_RUNS):
+        with Stopwatch() as watch:
+            page_work()
+        times.append(watch.wall)
+    return statistics.median(times)
+
+
+def table_header() -> list[str]:
+    return [
+        md_row(
+            "N",
+            "path",
+            "done",
+            "median s",
+            "max s",
+            "models/s",
+            "peak threads",
+            "peak RSS MB",
+            "latecomer page median / max s",
+        ),
+        md_rule(*["---"] * 9),
+    ]
+
+
+def table_row(n: int, path: str, row: dict) -> str:
+    return md_row(
+        n,
+        path,
+        f"{row['done']}/{row['asked']}",
+        f"{row['median_s']:.2f}",
+        f"{row['max_s']:.2f}",
+        f"{row['models_per_s']:.2f}",
+        row["peak_threads"],
+        f"{row['peak_rss_mb']:.0f}",
+        f"{row['page_median_s']:.2f} / {row['page_max_s']:.2f}",
+    )
 
 
 def main() -> None:
@@ -215,35 +258,18 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)  # as app.py
     print(
-        f"cores: {os.cpu_count()}, load average at start: "
-        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+        f"cores: {os.cpu_count()}, load average at start: {load_average()}; "
         f"service workers: {args.workers or default_workers()}"
     )
-    idle = []
-    for _ in range(5):
-        started = time.perf_counter()
-        page_work()
-        idle.append(time.perf_counter() - started)
-    print(f"latecomer page work on an idle server: {statistics.median(idle):.3f} s (median of 5)")
-    print(
-        "| N | path | done | median s | max s | models/s | peak threads | peak RSS MB "
-        "| latecomer page median / max s |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"latecomer page work on an idle server: {idle_page_seconds():.3f} s (median of {IDLE_PAGE_RUNS})")
+    print("\n".join(table_header()))
     for n in args.sessions:
         configs = [HEAVIEST.replace(seed=1000 + i) for i in range(n)]
-        rows = [("service", run_service(configs, args.workers, args.timeout))]
+        print(table_row(n, "service", run_service(configs, args.workers, args.timeout)), flush=True)
         if not args.skip_baseline:
-            rows.append(("baseline (thread per job)", run_baseline(configs, args.timeout)))
-        for name, row in rows:
-            print(
-                f"| {n} | {name} | {row['done']}/{row['asked']} | {row['median_s']:.2f} | "
-                f"{row['max_s']:.2f} | {row['models_per_s']:.2f} | {row['peak_threads']} | "
-                f"{row['peak_rss_mb']:.0f} | {row['page_median_s']:.2f} / "
-                f"{row['page_max_s']:.2f} |",
-                flush=True,
-            )
-    print(f"load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+            row = run_baseline(configs, args.timeout)
+            print(table_row(n, "baseline (thread per job)", row), flush=True)
+    print(f"load average at end: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from playwright.async_api import async_playwright
 
+from benchmarks.common import finished, load_average, md_row, md_rule, median_and_max, proc_status
 from scripts import app_server
 from vae_core.export import CHROMIUM_ARGS
 from vae_core.service import default_workers
@@ -42,16 +43,6 @@ DONE_TEXT = "training took"  # the result line every finished run shows on the T
 ALONE_SEEDS = tuple(range(11, 31))  # not pre-trained (the presets have seeds 0–4)
 SCENARIOS = ("alone", "distinct", "same")
 QUIET_FOR = 1.0  # s the running indicator must stay away before a page counts as idle
-
-
-def server_threads(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("Threads:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 async def wait_idle(page, timeout: float = 300.0) -> float:
@@ -112,13 +103,13 @@ async def latecomer(browser, url: str, stop: asyncio.Event, latencies: list[floa
 
 async def thread_sampler(pid: int, stop: asyncio.Event, peak: list[int]) -> None:
     while not stop.is_set():
-        peak[0] = max(peak[0], server_threads(pid))
+        peak[0] = max(peak[0], proc_status("Threads", pid))
         await asyncio.sleep(0.2)
 
 
 async def press_together(browser, url: str, pid: int, queries: list[str], timeout: float) -> dict:
     pages = await asyncio.gather(*(open_train_page(browser, url, q) for q in queries))
-    stop, latencies, peak = asyncio.Event(), [], [server_threads(pid)]
+    stop, latencies, peak = asyncio.Event(), [], [proc_status("Threads", pid)]
     sampler = asyncio.create_task(thread_sampler(pid, stop, peak))
     clicked = time.perf_counter()
     await asyncio.gather(*(p.get_by_role("button", name="Train", exact=True).click() for p in pages))
@@ -129,26 +120,83 @@ async def press_together(browser, url: str, pid: int, queries: list[str], timeou
     await asyncio.gather(late, sampler)
     for page in pages:
         await page.context.close()
-    done = [t for t in times if t == t]
-    late_done = [t for t in latencies if t == t]
+    median, slowest = median_and_max(times)
+    late_median, late_max = median_and_max(latencies)
     return {
-        "done": f"{len(done)}/{len(times)}",
-        "median": statistics.median(done) if done else float("nan"),
-        "max": max(done) if done else float("nan"),
+        "done": f"{finished(times)}/{len(times)}",
+        "median": median,
+        "max": slowest,
         "clicks_within": clicked_spread,
-        "late_median": statistics.median(late_done) if late_done else float("nan"),
-        "late_max": max(late_done) if late_done else float("nan"),
+        "late_median": late_median,
+        "late_max": late_max,
         "late_count": len(latencies),
         "threads": peak[0],
     }
 
 
-def row(name: str, result: dict) -> str:
-    return (
-        f"| {name} | {result['done']} | {result['median']:.1f} | {result['max']:.1f} | "
-        f"{result['late_median']:.2f} / {result['late_max']:.2f} ({result['late_count']}) | "
-        f"{result['threads']} |"
+def table_header() -> list[str]:
+    return [
+        md_row(
+            "scenario",
+            "done",
+            "median s",
+            "max s",
+            "latecomer page idle median / max s (loads)",
+            "server threads (peak)",
+        ),
+        md_rule(*["---"] * 6),
+    ]
+
+
+def scenario_row(name: str, result: dict) -> str:
+    return md_row(
+        name,
+        result["done"],
+        f"{result['median']:.1f}",
+        f"{result['max']:.1f}",
+        f"{result['late_median']:.2f} / {result['late_max']:.2f} ({result['late_count']})",
+        result["threads"],
     )
+
+
+async def train_alone(browser, url: str, seeds: tuple[int, ...], timeout: float) -> list[float]:
+    """One student at a time: seconds from the click to the result, one per seed."""
+    times = []
+    for seed in seeds:
+        page = await open_train_page(browser, url, f"seed={seed}")
+        clicked = time.perf_counter()
+        await page.get_by_role("button", name="Train", exact=True).click()
+        times.append(await time_to_result(page, clicked, timeout))
+        await page.context.close()
+    return times
+
+
+def alone_row(seeds: tuple[int, ...], times: list[float], threads: int) -> str:
+    return md_row(
+        f"alone, the default model (MFG-VAE, σ = 0.1), seeds {seeds[0]}–{seeds[-1]}",
+        f"{finished(times)}/{len(seeds)}",
+        f"{statistics.median(times):.2f}",
+        f"{max(times):.2f}",
+        "–",
+        threads,
+    )
+
+
+async def run_scenarios(browser, url: str, pid: int, args) -> None:
+    """Each scenario asked for, its table row printed as soon as it is measured."""
+    seeds = ALONE_SEEDS[: args.alone] if "alone" in args.scenarios else ()
+    if seeds:
+        times = await train_alone(browser, url, seeds, args.timeout)
+        print(alone_row(seeds, times, proc_status("Threads", pid)), flush=True)
+    n = args.sessions
+    if "distinct" in args.scenarios:
+        distinct = [f"{HEAVIEST}&seed={100 + i}" for i in range(n)]
+        result = await press_together(browser, url, pid, distinct, args.timeout)
+        print(scenario_row(f"{n} students, heaviest default, distinct seeds", result), flush=True)
+    if "same" in args.scenarios:
+        same = [f"{HEAVIEST}&seed=999"] * n
+        result = await press_together(browser, url, pid, same, args.timeout)
+        print(scenario_row(f"{n} students, heaviest default, all the same config", result), flush=True)
 
 
 async def main_async(args) -> None:
@@ -160,35 +208,8 @@ async def main_async(args) -> None:
             # Warm the server (imports, the service's worker) the way the first visitor does.
             warm = await open_train_page(browser, url, "")
             await warm.context.close()
-            print(
-                "| scenario | done | median s | max s | latecomer page idle median / max s (loads) "
-                "| server threads (peak) |"
-            )
-            print("|---|---|---|---|---|---|")
-            alone = []
-            for seed in ALONE_SEEDS[: args.alone if "alone" in args.scenarios else 0]:
-                page = await open_train_page(browser, url, f"seed={seed}")
-                clicked = time.perf_counter()
-                await page.get_by_role("button", name="Train", exact=True).click()
-                alone.append(await time_to_result(page, clicked, args.timeout))
-                await page.context.close()
-            if alone:
-                print(
-                    f"| alone, the default model (MFG-VAE, σ = 0.1), seeds {ALONE_SEEDS[0]}–"
-                    f"{ALONE_SEEDS[args.alone - 1]} | "
-                    f"{sum(t == t for t in alone)}/{args.alone} | {statistics.median(alone):.2f} | "
-                    f"{max(alone):.2f} | – | {server_threads(process.pid)} |",
-                    flush=True,
-                )
-            n = args.sessions
-            if "distinct" in args.scenarios:
-                distinct = [f"{HEAVIEST}&seed={100 + i}" for i in range(n)]
-                result = await press_together(browser, url, process.pid, distinct, args.timeout)
-                print(row(f"{n} students, heaviest default, distinct seeds", result), flush=True)
-            if "same" in args.scenarios:
-                same = [f"{HEAVIEST}&seed=999"] * n
-                result = await press_together(browser, url, process.pid, same, args.timeout)
-                print(row(f"{n} students, heaviest default, all the same config", result), flush=True)
+            print("\n".join(table_header()))
+            await run_scenarios(browser, url, process.pid, args)
             await browser.close()
     finally:
         app_server.stop(process)
@@ -208,16 +229,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     print(
-        f"cores: {os.cpu_count()}; load average at start: "
-        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+        f"cores: {os.cpu_count()}; load average at start: {load_average()}; "
         f"training workers: {default_workers()}"
     )
     started = time.perf_counter()
     asyncio.run(main_async(args))
-    print(
-        f"load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}; "
-        f"{time.perf_counter() - started:.0f} s in all"
-    )
+    print(f"load average at end: {load_average()}; {time.perf_counter() - started:.0f} s in all")
 
 
 if __name__ == "__main__":
