@@ -31,6 +31,11 @@ HISTORY_COLUMNS = ("step", "train_elbo", "validation_elbo", "validation_log_like
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "assets" / "presets"
 
 
+def presets_dir() -> Path:
+    """The folder of the shipped presets."""
+    return PRESETS_DIR
+
+
 def default_cache_dir() -> Path:
     """Where the app and the CLI keep trained results (README, "Where results are kept").
 

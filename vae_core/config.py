@@ -134,9 +134,19 @@ class TrainConfig:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def ensemble_key(self) -> tuple:
-        """Configs equal in everything but seeds and noise level train together as one ensemble."""
-        shared = self.canonical().replace(seed=0, data_seed=0, noise_std=PAPER_NOISE_STD)
-        return dataclasses.astuple(shared)
+        """Configs with equal shapes train together as one ensemble (seeds, σ, lr, steps... may
+        differ): the one definition of what can train together."""
+        config = self.canonical()
+        return (
+            config.prior,
+            config.posterior,
+            config.n_components,
+            config.hidden,
+            config.batch_size,
+            config.samples_per_component,
+            config.n_train,
+            config.bounded_scales,
+        )
 
     def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)

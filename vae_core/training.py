@@ -1,6 +1,6 @@
 """Training: maximise the ELBO with Adam, many configs at once as one batched ensemble.
 
-The engine is built for continuous batching: every member of a `Batch` carries its own state
+The engine is built for continuous batching: every member of a `Ensemble` carries its own state
 (weights, Adam moments, step count and so learning-rate position, random generator, history),
 so members can join and leave a running batch, be paused with a `Checkpoint` and resumed later,
 and a member's numbers depend on its own config alone, never on what trains beside it.
@@ -86,21 +86,6 @@ class TrainResult:
     @property
     def diverged(self) -> bool:
         return self.status == "diverged"
-
-
-def batch_key(config: TrainConfig) -> tuple:
-    """Configs with equal shapes can train in one batch (seeds, σ, lr, steps... may differ)."""
-    config = config.canonical()
-    return (
-        config.prior,
-        config.posterior,
-        config.n_components,
-        config.hidden,
-        config.batch_size,
-        config.samples_per_component,
-        config.n_train,
-        config.bounded_scales,
-    )
 
 
 # ----- one member's state ----------------------------------------------------------------------
@@ -255,8 +240,8 @@ class Member:
 # ----- the batched ensemble --------------------------------------------------------------------
 
 
-class Batch:
-    """Members sharing a batch_key, stepped together; members may join and leave between steps.
+class Ensemble:
+    """Members sharing an ensemble_key, stepped together; members may join and leave between steps.
 
     While members stay the same their weights and Adam moments live in one flat (E × P) buffer
     (the model's parameters are views into it); a change of membership writes every member's
@@ -270,7 +255,7 @@ class Batch:
         self._stacked: list[Member] | None = None  # the members the buffers hold, in order
 
     def add(self, member: Member) -> None:
-        assert batch_key(member.config) == self.key
+        assert member.config.ensemble_key() == self.key
         self._unstack()
         self.members.append(member)
 
@@ -503,10 +488,10 @@ def train_many(
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> list[TrainResult]:
-    """Train several configs; those sharing shapes (batch_key) run as one batch."""
+    """Train several configs; those sharing shapes (ensemble_key) run as one batch."""
     groups: dict[tuple, list[int]] = {}
     for index, config in enumerate(configs):
-        groups.setdefault(batch_key(config), []).append(index)
+        groups.setdefault(config.ensemble_key(), []).append(index)
     results: list[TrainResult | None] = [None] * len(configs)
     progress = _ProgressMerger([max(configs[i].steps for i in idx) for idx in groups.values()], on_progress)
     # One torch thread per batch: these nets are dispatch-bound, and intra-op threads only add
@@ -533,9 +518,9 @@ def train_many(
 
 
 def run_batch(configs: list[TrainConfig], on_progress=None, should_stop=None) -> list[TrainResult]:
-    """Train configs of one batch_key together until every one has finished."""
+    """Train configs of one ensemble_key together until every one has finished."""
     members = [Member(c) for c in configs]
-    batch = Batch(batch_key(configs[0]))
+    batch = Ensemble(configs[0].ensemble_key())
     for member in members:
         batch.add(member)
     total = max(c.steps for c in configs)
