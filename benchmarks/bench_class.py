@@ -38,7 +38,7 @@ import torch  # noqa: E402
 from benchmarks.baseline_store import ResultStore  # noqa: E402
 from vae_core import figures  # noqa: E402
 from vae_core.config import TrainConfig  # noqa: E402
-from vae_core.service import TrainingService, default_workers  # noqa: E402
+from vae_core.serving import TrainingService, default_workers  # noqa: E402
 
 HEAVIEST = TrainConfig(prior="mog", posterior="mog", n_components=10, noise_std=0.1)
 # The page's fragment intervals (ui.PROGRESS_EVERY / PROGRESS_EVERY_BUSY / BUSY_SESSIONS).

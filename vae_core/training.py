@@ -15,7 +15,7 @@ How that determinism is obtained (measured on CPU, one torch thread):
 - validation evaluations, snapshots and the final metrics use a single-member copy of the model.
 
 `train` and `train_many` run this engine in-process (scripts, tests, the CLI); the app trains
-through vae_core.service, which runs the same engine in worker processes.
+through vae_core.serving, which runs the same engine in worker processes.
 """
 
 from __future__ import annotations
