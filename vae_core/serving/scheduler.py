@@ -92,6 +92,9 @@ class Request:
         self.version = 0
         self.after_checkpoint: tuple[str, int] | None = None  # a fork's action once it has come
         self.live = False  # someone draws this request live: progress carries its weights
+        # Stop was sent while the member may already be leaving (a Pause, a Step's end): if it
+        # comes back paused, the stop is done then.
+        self.stopping = False
 
     def restore_from(self, checkpoint: Checkpoint | None) -> None:
         self.checkpoint = checkpoint
@@ -233,13 +236,18 @@ class Scheduler:
         )
 
     def stop(self, ticket_id: str) -> None:
-        request = self._own(self.tickets[ticket_id], "stop")
+        ticket = self.tickets[ticket_id]
+        if not ticket.released and ticket.request.state == S.FORKING:
+            ticket.request.after_checkpoint = ("stop", 0)  # a stop overrides the pending action
+            return
+        request = self._own(ticket, "stop")
         if request is None:
             return
         if request.state == S.QUEUED:
             self._dequeue(request)
             self._finish_paused(request)
         elif request.state in ON_WORKER:
+            request.stopping = True
             self._send(request.worker, Stop(request.id))
         elif request.state == S.PAUSED:
             self._finish_paused(request)
@@ -394,6 +402,7 @@ class Scheduler:
         self.requests.pop(request.id, None)
 
     def _enqueue(self, request: Request) -> None:
+        request.stopping = False
         self._set(request, state=S.QUEUED, worker=None)
         self.waiting.append(request)
         self.dispatch()
@@ -547,6 +556,9 @@ class Scheduler:
         if request is not None:
             request.restore_from(event.checkpoint)
             self._set(request, state=S.PAUSED, pause_at=None, worker=None)
+            if request.stopping:
+                request.stopping = False
+                self._finish_paused(request)
         self.dispatch()
 
     def _on_done(self, event: Done) -> None:
