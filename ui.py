@@ -22,7 +22,7 @@ from vae_core import figures
 from vae_core.cache import default_cache_dir
 from vae_core.config import TrainConfig
 from vae_core.export import ExportError, chrome_path, figure_to_png, figures_to_zip
-from vae_core.service import ServerBusy, Status, TrainingService
+from vae_core.serving import ServerBusy, Status, TrainingService
 from vae_core.training import TrainResult
 
 REPO = Path(__file__).resolve().parent

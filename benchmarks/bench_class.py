@@ -43,7 +43,7 @@ from benchmarks.common import (
 )
 from vae_core import figures
 from vae_core.config import TrainConfig
-from vae_core.service import TrainingService, default_workers
+from vae_core.serving import TrainingService, default_workers
 
 HEAVIEST = TrainConfig(prior="mog", posterior="mog", n_components=10, noise_std=0.1)
 # The Train page's progress fragment: its two intervals and the waiting sessions from which it

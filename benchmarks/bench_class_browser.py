@@ -34,7 +34,7 @@ from playwright.async_api import async_playwright
 from benchmarks.common import finished, load_average, md_row, md_rule, median_and_max, proc_status
 from scripts import app_server
 from vae_core.export import CHROMIUM_ARGS
-from vae_core.service import default_workers
+from vae_core.serving import default_workers
 
 CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 1400, "height": 900}

@@ -113,7 +113,7 @@ def test_a_diverged_seed_is_listed_not_drawn_and_not_counted():
     from vae_core.paper import comparison_configs
 
     config = comparison_configs()["MoG-VAE (MoG posterior)"][1]
-    preset = ui.result_store().get(config)
+    preset = ui.result_store().lookup(config)
     ui.result_store().results[config.key()] = dataclasses.replace(
         preset,
         status="diverged",

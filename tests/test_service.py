@@ -1,4 +1,4 @@
-"""The training service (vae_core.service) and the engine's determinism it relies on.
+"""The training service (vae_core.serving) and the engine's determinism it relies on.
 
 Determinism is asserted exactly (bit for bit): on CPU with one torch thread a member's arithmetic
 does not depend on what trains beside it (vae_core.training explains how), so there is no
@@ -20,9 +20,10 @@ import pytest
 import torch
 
 from vae_core import TrainConfig, train, train_many
-from vae_core import service as service_module
+from vae_core.cache import lookup
 from vae_core.model import batched_affine
-from vae_core.service import ServerBusy, TrainingService
+from vae_core.serving import ServerBusy, TrainingService
+from vae_core.serving import worker as worker_module
 
 SMALL = TrainConfig(
     prior="mog",
@@ -144,10 +145,7 @@ def test_service_result_equals_the_in_process_one_and_is_cached(service, alone, 
     status = wait_for(service, ticket)
     assert_same_run(status.result, alone)
     wait_for(service, other)
-    restarted = TrainingService.__new__(TrainingService)  # only its cache lookup is used
-    restarted.results, restarted.cache_dir, restarted.read_only_dirs = {}, service.cache_dir, ()
-    restarted.lock = service.lock
-    assert_same_run(TrainingService.lookup(restarted, SMALL), alone)
+    assert_same_run(lookup(SMALL, [service.cache_dir]), alone)  # what a restarted server finds
 
 
 def test_sessions_asking_for_one_config_share_one_training(service):
@@ -188,7 +186,7 @@ def test_a_stopped_member_leaves_its_batch_mates_identical(service):
     mate_ticket = service.submit(mate, "mate")
     stop_ticket = service.submit(stopped, "stopper")
     wait_for(service, stop_ticket, ("training",), step_at_least=50)
-    assert service.status(stop_ticket).batch_size == 2
+    assert service.status(stop_ticket).ensemble_size == 2
     service.stop(stop_ticket)
     partial = wait_for(service, stop_ticket).result
     assert partial.status == "stopped" and 50 <= partial.steps_run < 5000
@@ -256,11 +254,11 @@ def test_a_killed_worker_is_restarted_and_its_requests_can_be_retried(tmp_path):
 KILLED_SERVER = """
 import os, sys, time
 from vae_core.config import TrainConfig
-from vae_core.service import TrainingService
+from vae_core.serving import TrainingService
 service = TrainingService(sys.argv[1], workers=2, read_only_dirs=())
 service.submit(TrainConfig(steps=50000, early_stop=False, seed=5), "a")
 service.submit(TrainConfig(steps=50000, early_stop=False, seed=6), "b")
-while not all(w.ready for w in service._workers):
+while not service.ready():
     time.sleep(0.05)
 print(" ".join(str(w.process.pid) for w in service._workers), flush=True)
 os._exit(0)  # a server that dies without close(): its workers cannot be told to quit
@@ -277,7 +275,7 @@ def test_workers_of_a_server_that_died_stop_training(tmp_path):
         check=True,
     ).stdout.split()
     assert len(pids) == 2
-    deadline = time.monotonic() + 10 * service_module.PARENT_CHECK_EVERY
+    deadline = time.monotonic() + 10 * worker_module.PARENT_CHECK_EVERY
     while time.monotonic() < deadline and any(_running(int(pid)) for pid in pids):
         time.sleep(0.1)
     assert not any(_running(int(pid)) for pid in pids), "a worker outlived its server"
@@ -298,7 +296,7 @@ def test_workers_train_at_a_lower_priority_than_the_server(tmp_path):
             time.sleep(0.05)
         worker = service._workers[0].process.pid
         niceness = int(Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[16])
-        assert niceness >= os.nice(0) + service_module.WORKER_NICENESS or niceness == 19
+        assert niceness >= os.nice(0) + worker_module.WORKER_NICENESS or niceness == 19
     finally:
         service.close()
 
@@ -324,7 +322,7 @@ def test_two_servers_sharing_a_cache_folder_train_a_config_once(tmp_path):
 
 
 def test_a_closed_tab_releases_its_request_unless_another_session_waits(tmp_path, monkeypatch):
-    monkeypatch.setattr("vae_core.service.GONE_GRACE", 0.0)
+    monkeypatch.setattr("vae_core.serving.scheduler.GONE_GRACE", 0.0)
     connected = {"alice": True, "bob": True, "carol": True}
     service = TrainingService(
         tmp_path, workers=1, read_only_dirs=(), session_alive=lambda owner: connected[owner]
