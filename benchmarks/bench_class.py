@@ -36,8 +36,8 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 from benchmarks.baseline_store import ResultStore  # noqa: E402
-from vae_core import figures  # noqa: E402
 from vae_core.config import TrainConfig  # noqa: E402
+from vae_core.plots import live, truth  # noqa: E402
 from vae_core.service import TrainingService, default_workers  # noqa: E402
 
 HEAVIEST = TrainConfig(prior="mog", posterior="mog", n_components=10, noise_std=0.1)
@@ -66,8 +66,8 @@ def threads_now() -> int:
 
 def page_work() -> None:
     """What a latecomer's page load costs the server: the Ground truth page's figures, uncached."""
-    figures.true_posterior_heatmap(0.1).to_json()
-    figures.true_marginal_figure(0.1).to_json()
+    truth.true_posterior_heatmap(0.1).to_json()
+    truth.true_marginal_figure(0.1).to_json()
 
 
 class Latecomer:
@@ -113,7 +113,7 @@ class ThreadSampler:
 def live_figure(steps_elbo: np.ndarray, config: TrainConfig) -> None:
     """The page's live chart, built as the page builds it (the UI work each poll costs)."""
     if len(steps_elbo):
-        figures.live_elbo_figure(
+        live.live_elbo_figure(
             np.arange(1, len(steps_elbo) + 1), steps_elbo.reshape(-1, 1), [config.model_name], config.steps
         ).to_json()
 

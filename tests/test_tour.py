@@ -7,7 +7,7 @@ import re
 
 from vae_core import tour
 from vae_core.config import TrainConfig
-from vae_core.live_figures import FIGURE_NAMES
+from vae_core.plots.live import FIGURE_NAMES
 from vae_core.presets import preset_configs
 
 
