@@ -55,22 +55,9 @@ def _mass_ends(points: torch.Tensor, cdf: torch.Tensor) -> list[float]:
 
 
 def posterior_z_points(model, y: float, n_points: int) -> np.ndarray:
-    """z-points covering the prior's bulk and the mass of q(z|y) and p_θ(z|y) at y."""
-    low, high = model.prior_quantile([0.005, 0.995])[0].tolist()
-    with torch.no_grad():
-        posterior = model.posterior(torch.tensor([[y]], dtype=torch.float32))
-    locs, scales = posterior.locs[0].double(), posterior.scales[0].double()
-    low = min(low, (locs - 4 * scales).min().item())
-    high = max(high, (locs + 4 * scales).max().item())
-    grid, spacing = exact.latent_grid(model)
-    cumulative = (exact.posterior(model, [y], grid)[0] * spacing).cumsum(dim=-1)
-    for row in cumulative:
-        inside = torch.nonzero((row > 1e-3) & (row < 1 - 1e-3)).flatten()
-        if len(inside):
-            low = min(low, grid[inside[0]].item())
-            high = max(high, grid[inside[-1]].item())
-    pad = 0.05 * (high - low)
-    return np.linspace(low - pad, high + pad, n_points)
+    """n_points z on `posterior_ranges` of one y."""
+    low, high = posterior_ranges(model, [y])[0]
+    return np.linspace(low, high, n_points)
 
 
 def prior_z_points(model, levels: tuple[float, float], n_points: int, pad: float = 0.0) -> np.ndarray:
