@@ -1,21 +1,23 @@
 """The Train page's hands-on parts: the live view (probe any y by clicking), see the prior,
 pin a run and compare (A/B), and the guided tour of lecture mode.
 
-Streamlit only: widgets, session state and layout. The figures are vae_core.live_figures, the
+Streamlit only: widgets, session state and layout. The figures are vae_core.plots.live (and run), the
 tour's content vae_core.tour.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 
 import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from vae_core import live_figures, tour
+from vae_core import tour
 from vae_core.config import TrainConfig
+from vae_core.plots import live, run
 from vae_core.training import TrainResult
 
 PAGE = "train"
@@ -49,10 +51,33 @@ def probe_key() -> str:
 def _probe_from_chart(chart_key: str) -> None:
     """on_select callback: the clicked (or dragged-over) y becomes the probe, before the rerun."""
     event = st.session_state.get(chart_key)
-    y = live_figures.y_from_selection(event.get("selection") if event else None)
+    y = y_from_selection(event.get("selection") if event else None)
     if y is not None:
         low, high = PROBE_LIMITS
         st.session_state[probe_key()] = round(min(max(y, low), high), 3)
+
+
+def y_from_selection(selection) -> float | None:
+    """The y a student chose on a clickable chart (st.plotly_chart's selection state).
+
+    A click gives points (their x is y on both p(y) and the heat map); a drag gives a box, whose
+    middle is taken. Anything else (an empty or cleared selection) chooses nothing.
+    """
+    if not selection:
+        return None
+    points = selection.get("points") or []
+    xs = [p["x"] for p in points if isinstance(p, dict) and _is_number(p.get("x"))]
+    if xs:
+        return float(xs[0])
+    for box in selection.get("box") or []:
+        xs = [x for x in (box.get("x") or []) if _is_number(x)]
+        if xs:
+            return float(0.5 * (min(xs) + max(xs)))
+    return None
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def clickable_chart(fig: go.Figure, key: str) -> None:
@@ -111,16 +136,16 @@ def probe_input() -> float:
 # ----- the view: four figures, above the fold in lecture mode ------------------------------
 
 
-def runs_of(result: TrainResult) -> list[live_figures.Shown]:
+def runs_of(result: TrainResult) -> list[live.Shown]:
     """The current run (A) and, when one is pinned, the pinned run (B)."""
-    runs = [live_figures.shown_result(result)]
+    runs = [live.shown_result(result)]
     pinned = pinned_result()
     if pinned is not None and pinned.config != result.config:
-        runs.append(live_figures.shown_result(pinned, pinned=True))
+        runs.append(live.shown_result(pinned, pinned=True))
     return runs
 
 
-def explore(result: TrainResult) -> list[live_figures.Shown]:
+def explore(result: TrainResult) -> list[live.Shown]:
     """Probe y, pin, the mode sentence and the four figures; returns the runs drawn (A, B).
 
     In lecture mode the figures come first (above the fold), the controls under them.
@@ -154,17 +179,17 @@ def runs_key(result: TrainResult) -> tuple:
 # A class that trained one config, or opened one preset, draws its figures once, not once per
 # student (the figures are never mutated: lecture mode styles a copy).
 @st.cache_resource(show_spinner=False, max_entries=256)
-def view_figures(key: tuple, y: float, _runs: list[live_figures.Shown]) -> dict[str, go.Figure]:
-    return live_figures.live_figures(_runs, y)
+def view_figures(key: tuple, y: float, _runs: list[live.Shown]) -> dict[str, go.Figure]:
+    return live.live_figures(_runs, y)
 
 
 @st.cache_resource(show_spinner=False, max_entries=128)
-def prior_figure(key: tuple, _runs: list[live_figures.Shown]) -> go.Figure:
-    return live_figures.prior_figure(_runs)
+def prior_figure(key: tuple, _runs: list[live.Shown]) -> go.Figure:
+    return run.prior_figure(_runs)
 
 
 def show_view(
-    runs: list[live_figures.Shown],
+    runs: list[live.Shown],
     y: float,
     first: go.Figure | None = None,
     key: str = "view",
@@ -175,7 +200,7 @@ def show_view(
     `first` replaces the heat map: the live ELBO curve while a run trains, the prior figure
     in the tour's step about the prior.
     """
-    figs = figs or live_figures.live_figures(runs, y)
+    figs = figs or live.live_figures(runs, y)
     top_left, top_right = st.columns(2)
     with top_left:
         if first is None:
@@ -193,7 +218,7 @@ def show_view(
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def truth_heatmap(noise_std: float, y: float) -> go.Figure:
-    return live_figures.truth_heatmap_figure(noise_std, y)
+    return live.truth_heatmap_figure(noise_std, y)
 
 
 def show_truth(noise_std: float) -> None:
@@ -213,7 +238,7 @@ def show_truth(noise_std: float) -> None:
 
 def show_modes(result: TrainResult, y: float) -> None:
     """Say whether q(z|y) really uses several peaks (the point of a MoG posterior)."""
-    modes = live_figures.posterior_modes(result.model, result.config, y)
+    modes = live.posterior_modes(result.model, result.config, y)
     if modes.components > 1 and modes.q_modes <= 1:
         if ui.lecture_mode():  # one line, not a box: the figures must stay above the fold
             st.markdown(f":orange[:material/filter_1: **{modes.sentence()}**]")
@@ -223,7 +248,7 @@ def show_modes(result: TrainResult, y: float) -> None:
         st.caption(modes.sentence())
 
 
-def show_prior(runs: list[live_figures.Shown], name: str, key: tuple) -> None:
+def show_prior(runs: list[live.Shown], name: str, key: tuple) -> None:
     """See the prior: its components (when learned) against the aggregate posterior (`key`:
     runs_key of the runs, for the figure cache shared by sessions)."""
     ui.show_figure(prior_figure(key, runs), name)
@@ -341,11 +366,11 @@ def training_view(statuses, elbo: go.Figure | None) -> None:
     cache_key = (ticket, status.step, status.version, y, None if pinned is None else pinned.config.key())
     cached = st.session_state.get(LIVE_CACHE)
     if cached is None or cached[0] != cache_key:
-        model = live_figures.model_from_state(status.config, status.weights)
-        runs = [live_figures.Shown(model, status.config, live_figures.run_label(status.config))]
+        model = live.model_from_state(status.config, status.weights)
+        runs = [live.Shown(model, status.config, live.run_label(status.config))]
         if pinned is not None and pinned.config != status.config:
-            runs.append(live_figures.shown_result(pinned, pinned=True))
-        cached = (cache_key, runs, live_figures.live_figures(runs, y))
+            runs.append(live.shown_result(pinned, pinned=True))
+        cached = (cache_key, runs, live.live_figures(runs, y))
         st.session_state[LIVE_CACHE] = cached
     _, runs, figs = cached
     show_view(runs, y, first=elbo, key="live", figs=figs)
@@ -390,7 +415,7 @@ def pin_controls(result: TrainResult) -> None:
     )
     if pinned is not None:
         row.button("Unpin", icon=":material/keep_off:", on_click=_unpin, key="pin.unpin")
-        row.caption(f"Compared with the pinned run {live_figures.run_label(pinned.config, True)}, dashed.")
+        row.caption(f"Compared with the pinned run {live.run_label(pinned.config, True)}, dashed.")
 
 
 # ----- the guided tour ----------------------------------------------------------------------

@@ -18,10 +18,10 @@ import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from vae_core import figures
 from vae_core.cache import default_cache_dir
 from vae_core.config import TrainConfig
 from vae_core.export import ExportError, chrome_path, figure_to_png, figures_to_zip
+from vae_core.plots import live
 from vae_core.serving import ServerBusy, Status, TrainingService
 from vae_core.training import TrainResult
 
@@ -243,7 +243,7 @@ def _live_elbo(statuses: list[Status]) -> go.Figure | None:
     labels = [
         s.config.model_name if len(curves) == 1 else f"{s.config.model_name} s{s.config.seed}" for s in curves
     ]
-    return figures.live_elbo_figure(np.arange(1, rows + 1), elbo, labels, max(s.max_steps for s in curves))
+    return live.live_elbo_figure(np.arange(1, rows + 1), elbo, labels, max(s.max_steps for s in curves))
 
 
 # ----- URL and widget state ------------------------------------------------------------------

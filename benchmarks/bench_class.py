@@ -41,8 +41,8 @@ from benchmarks.common import (
     peak_rss_mb,
     proc_status,
 )
-from vae_core import figures
 from vae_core.config import TrainConfig
+from vae_core.plots import live, truth
 from vae_core.serving import TrainingService, default_workers
 
 HEAVIEST = TrainConfig(prior="mog", posterior="mog", n_components=10, noise_std=0.1)
@@ -55,14 +55,14 @@ IDLE_PAGE_RUNS = 5
 
 def page_work() -> None:
     """What a latecomer's page load costs the server: the Ground truth page's figures, uncached."""
-    figures.true_posterior_heatmap(0.1).to_json()
-    figures.true_marginal_figure(0.1).to_json()
+    truth.true_posterior_heatmap(0.1).to_json()
+    truth.true_marginal_figure(0.1).to_json()
 
 
 def live_figure(steps_elbo: np.ndarray, config: TrainConfig) -> None:
     """The page's live chart, built as the page builds it (the UI work each poll costs)."""
     if len(steps_elbo):
-        figures.live_elbo_figure(
+        live.live_elbo_figure(
             np.arange(1, len(steps_elbo) + 1), steps_elbo.reshape(-1, 1), [config.model_name], config.steps
         ).to_json()
 

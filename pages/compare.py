@@ -7,10 +7,11 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from vae_core import claims, convergence, figures
+from vae_core import claims, convergence
 from vae_core.config import APP_RANGES, LABELS, NOISE_LEVELS, PAPER_N_COMPONENTS, PAPER_NOISE_STD
 from vae_core.metrics import METRIC_INFO
 from vae_core.paper import DEFAULT_SEEDS, PRESET_NOISE_STDS, comparison_configs
+from vae_core.plots import compare, run, style
 
 ui.run_through_app()  # a deep link on a fresh server (see ui.run_through_app)
 
@@ -169,10 +170,10 @@ def comparison_view(keys: tuple, stem: str, _results: dict) -> ComparisonView:
     """Numbers and figures of one comparison, built once for every session (`keys` names it:
     each result's config key, status and length, so a replaced result is never served stale)."""
     built = {
-        f"{stem}_decoders": figures.compare_decoders_figure(_results),
-        f"{stem}_generated_y": figures.compare_generated_figure(_results),
-        f"{stem}_posteriors": figures.compare_posteriors_figure(_results),
-        f"{stem}_training_curves": figures.training_curves_figure(_results),
+        f"{stem}_decoders": compare.compare_decoders_figure(_results),
+        f"{stem}_generated_y": compare.compare_generated_figure(_results),
+        f"{stem}_posteriors": compare.compare_posteriors_figure(_results),
+        f"{stem}_training_curves": run.training_curves_figure(_results),
     }  # named f"{stem}_{kind}" for the PNG and ZIP downloads; kinds as in FIGURE_CAPTIONS
     return ComparisonView(
         claims.metrics_summary(_results),
@@ -278,7 +279,7 @@ with st.expander("How the verdicts are decided"):
 
 
 def seed_line_style(seed: int) -> str:
-    """How the figures draw a seed's lines (figures.SEED_DASHES, by seed order), in words."""
+    """How the figures draw a seed's lines (style.seed_dash, by seed order), in words."""
     words = {
         "solid": "solid",
         "dot": "dotted",
@@ -286,7 +287,7 @@ def seed_line_style(seed: int) -> str:
         "longdash": "long-dashed",
         "dashdot": "dash-dotted",
     }
-    return words[figures.SEED_DASHES[seed % len(figures.SEED_DASHES)]]
+    return words[style.seed_dash(seed)]
 
 
 st.subheader("Figures")

@@ -3,9 +3,9 @@
 import streamlit as st
 
 import ui
-from vae_core import figures
 from vae_core.config import LABELS, NOISE_LEVELS, PAPER_NOISE_STD
 from vae_core.ground_truth import sample
+from vae_core.plots import truth
 
 ui.run_through_app()  # a deep link on a fresh server (see ui.run_through_app)
 
@@ -55,10 +55,10 @@ def sampled_y(n: int, noise_std: float):
 def truth_figures(noise_std: float, n: int, y_values: tuple):
     """Built once per setting for all sessions; the page re-renders from these."""
     return {
-        "true_decoder": figures.true_decoder_figure(),
-        "true_marginal": figures.true_marginal_figure(noise_std, sampled_y(n, noise_std)),
-        "true_posterior_heatmap": figures.true_posterior_heatmap(noise_std, y_values),
-        "true_posterior_slices": figures.true_posterior_slices(noise_std, y_values),
+        "true_decoder": truth.true_decoder_figure(),
+        "true_marginal": truth.true_marginal_figure(noise_std, sampled_y(n, noise_std)),
+        "true_posterior_heatmap": truth.true_posterior_heatmap(noise_std, y_values),
+        "true_posterior_slices": truth.true_posterior_slices(noise_std, y_values),
     }
 
 

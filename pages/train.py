@@ -5,7 +5,7 @@ import streamlit as st
 
 import live_view
 import ui
-from vae_core import claims, convergence, figures, live_figures, tour
+from vae_core import claims, convergence, tour
 from vae_core.config import (
     APP_RANGES,
     HIDDEN_WIDTHS,
@@ -17,6 +17,7 @@ from vae_core.config import (
     TrainConfig,
 )
 from vae_core.metrics import metrics_table
+from vae_core.plots import run
 
 ui.run_through_app()  # a deep link on a fresh server (see ui.run_through_app)
 
@@ -278,10 +279,10 @@ SNAPSHOTS = "training_snapshots"  # the animation's still version, for PNG and Z
 def result_figure(key: str, name: str, y_values: tuple, _result):
     """One figure of one result, built once for every session (keyed by config, status, y)."""
     if name == ANIMATION:
-        return live_figures.decoder_animation_figure(_result)
+        return run.decoder_animation_figure(_result)
     if name == SNAPSHOTS:
-        return live_figures.decoder_snapshots_figure(_result)
-    return figures.model_figure(name, _result, y_values)
+        return run.decoder_snapshots_figure(_result)
+    return run.model_figure(name, _result, y_values)
 
 
 stem = (
@@ -417,7 +418,7 @@ for tab, show in zip(
 
 def paper_figures() -> dict:
     """Every figure for the ZIP, built only when it is downloaded."""
-    names = [*figures.MODEL_FIGURES, SNAPSHOTS]
+    names = [*run.MODEL_FIGURES, SNAPSHOTS]
     return {
         **{name: figure(name) for name in names},
         "prior": live_view.prior_figure(live_view.runs_key(result), explored),

@@ -14,6 +14,8 @@ import pytest
 import torch
 
 from vae_core import TrainConfig, train
+from vae_core.distributions import POSTERIOR_SCALE_BOUNDS, raw_for_scale
+from vae_core.training import build_model
 
 # The networks are tiny, so the cost of a step is dispatch overhead. On a loaded 2-core machine
 # intra-op threads spin against each other and a step can be ~50x slower than on one thread.
@@ -60,3 +62,35 @@ def default_results():
         (prior, posterior): train(TrainConfig(prior=prior, posterior=posterior))
         for prior, posterior in COMBINATIONS
     }
+
+
+@pytest.fixture(scope="session")
+def short_runs():
+    """One short run per prior/posterior combination (200 steps: shapes, not convergence),
+    shared by the figure tests."""
+    return {
+        combo: train(TrainConfig(prior=combo[0], posterior=combo[1], steps=200, seed=3))
+        for combo in COMBINATIONS
+    }
+
+
+def normal_pdf(z, loc, scale):
+    return np.exp(-0.5 * ((np.asarray(z) - loc) / scale) ** 2) / (scale * math.sqrt(2 * math.pi))
+
+
+def fixed_posterior_model(locs, scale: float, prior: str = "gaussian", noise_std: float = 0.1):
+    """A model whose encoder ignores y: q(z|y) = (1/M) Σ N(locs[i], scale²) for every y."""
+    posterior = "mog" if len(locs) > 1 else "gaussian"
+    config = TrainConfig(
+        prior=prior, posterior=posterior, n_components=max(len(locs), 2), noise_std=noise_std
+    )
+    if posterior == "mog":
+        config = config.replace(n_components=len(locs))
+    model = build_model([config])
+    with torch.no_grad():
+        model.encoder.weights[-1].zero_()
+        bias = model.encoder.biases[-1]
+        m = len(locs)
+        bias[0, 0, :m] = torch.tensor(locs, dtype=torch.float32)
+        bias[0, 0, m:] = raw_for_scale(scale, POSTERIOR_SCALE_BOUNDS)
+    return model, config

@@ -21,8 +21,9 @@ from test_app_pages import (  # the app's AppTest helpers (and the fixture every
 
 import live_view
 import ui
-from vae_core import convergence, live_figures, tour
+from vae_core import convergence, tour
 from vae_core.cache import lookup, presets_dir
+from vae_core.plots import live
 
 
 @pytest.fixture(autouse=True)
@@ -102,9 +103,7 @@ def test_the_tour_walks_the_story_without_touching_a_control():
             assert pinned is None
         else:
             assert pinned.config == step.pinned
-            assert live_figures.run_label(step.pinned, pinned=True) in legend_names(
-                chart(at, "view.marginal")
-            )
+            assert live.run_label(step.pinned, pinned=True) in legend_names(chart(at, "view.marginal"))
     assert button(at, "Next →").disabled
     click(at, "← Back")
     assert tour.TOUR[-2].title in " ".join(m.value for m in at.markdown)
@@ -147,7 +146,7 @@ def test_the_page_says_whether_a_mixture_posterior_uses_its_modes():
     click(at, "MoG posterior (paper)")
     probe(at).set_value(0.1).run()
     result = lookup(tour.MOG_POSTERIOR, [presets_dir()])
-    modes = live_figures.posterior_modes(result.model, result.config, 0.1)
+    modes = live.posterior_modes(result.model, result.config, 0.1)
     shown = [w.value for w in at.warning] + [c.value for c in at.caption]
     assert modes.sentence() in shown
     assert (modes.sentence() in [w.value for w in at.warning]) == (modes.q_modes <= 1)

@@ -7,8 +7,8 @@ import re
 
 from vae_core import tour
 from vae_core.config import TrainConfig
-from vae_core.live_figures import FIGURE_NAMES
 from vae_core.paper import preset_configs
+from vae_core.plots.live import FIGURE_NAMES
 
 
 def test_the_story_runs_truth_mfg_posterior_prior_non_identifiability():

@@ -7,13 +7,14 @@ import argparse
 import time
 from pathlib import Path
 
-from vae_core import figures
 from vae_core.cache import CACHE_ENV, cached_train, cached_train_many, default_cache_dir, presets_dir
 from vae_core.config import LIMITS, POSTERIOR_KINDS, PRIOR_KINDS, TrainConfig
 from vae_core.data import training_data
 from vae_core.export import ExportError, write_pngs
 from vae_core.metrics import metrics_table
 from vae_core.paper import preset_configs
+from vae_core.plots import truth
+from vae_core.plots.run import model_figures
 
 DEFAULTS = TrainConfig()
 
@@ -218,11 +219,11 @@ def result_figures(result) -> dict:
     _, test_y = training_data(result.config)
     noise_std = result.config.noise_std
     return {
-        "ground_truth_decoder": figures.true_decoder_figure(),
-        "ground_truth_marginal": figures.true_marginal_figure(noise_std, test_y.numpy()),
-        "ground_truth_posterior_heatmap": figures.true_posterior_heatmap(noise_std),
-        "ground_truth_posterior_slices": figures.true_posterior_slices(noise_std),
-        **figures.model_figures(result),
+        "ground_truth_decoder": truth.true_decoder_figure(),
+        "ground_truth_marginal": truth.true_marginal_figure(noise_std, test_y.numpy()),
+        "ground_truth_posterior_heatmap": truth.true_posterior_heatmap(noise_std),
+        "ground_truth_posterior_slices": truth.true_posterior_slices(noise_std),
+        **model_figures(result),
     }
 
 

@@ -3,7 +3,7 @@
 truth → MFG-VAE → a richer posterior → a richer prior → non-identifiability. Each step names
 the settings it loads (a TrainConfig, so a step always lands on the same, usually pre-trained,
 run), an optional run to pin beside it, the y to probe, and the figures to look at (names from
-live_figures.FIGURE_NAMES). The texts ask the student to look rather than assert a number: the
+vae_core.plots.live.FIGURE_NAMES). The texts ask the student to look rather than assert a number: the
 page computes and states what the figures show (e.g. whether q(z|y) uses several peaks).
 """
 
