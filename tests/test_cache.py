@@ -118,7 +118,7 @@ def test_cached_train_many_trains_only_the_misses(trained, tmp_path, monkeypatch
 
 def test_one_default_cache_folder_for_app_and_cli(monkeypatch, tmp_path):
     """$VAE_MOG_LAB_CACHE wins, then $XDG_CACHE_HOME/vae-mog-lab, then ~/.cache/vae-mog-lab."""
-    import ui
+    from dashboard.service_client import cache_dir
     from vae_core.cache import default_cache_dir
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
@@ -129,4 +129,4 @@ def test_one_default_cache_folder_for_app_and_cli(monkeypatch, tmp_path):
     assert default_cache_dir() == tmp_path / "xdg" / "vae-mog-lab"
     monkeypatch.setenv("VAE_MOG_LAB_CACHE", str(tmp_path / "mine"))
     assert default_cache_dir() == tmp_path / "mine"
-    assert ui.cache_dir() == default_cache_dir()
+    assert cache_dir() == default_cache_dir()

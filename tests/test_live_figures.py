@@ -296,16 +296,3 @@ def test_animation_plays_slowly_and_the_paper_version_is_static(trained):
     steps = result.snapshot_steps
     assert names[1] == f"step {steps[0]}" and names[-1] == f"step {steps[-1]}"
     assert len(names) == 1 + min(4, len(steps))
-
-
-def test_a_click_or_a_drag_chooses_y():
-    assert lf.y_from_selection({"points": [{"x": 0.12, "y": 3.1, "curve_number": 0}]}) == 0.12
-    assert lf.y_from_selection({"points": [], "box": [{"x": [0.3, 0.1], "y": [0, 1]}]}) == 0.2
-    for nothing in (
-        None,
-        {},
-        {"points": [], "box": [], "lasso": []},
-        {"points": [{"x": "a"}]},
-        {"points": [{"x": float("nan")}]},
-    ):
-        assert lf.y_from_selection(nothing) is None
