@@ -41,7 +41,8 @@ from vae_core.config import TrainConfig  # noqa: E402
 from vae_core.service import TrainingService, default_workers  # noqa: E402
 
 HEAVIEST = TrainConfig(prior="mog", posterior="mog", n_components=10, noise_std=0.1)
-# The page's fragment intervals (ui.PROGRESS_EVERY / PROGRESS_EVERY_BUSY / BUSY_SESSIONS).
+# The page's fragment intervals (dashboard.training_panel.PROGRESS_EVERY / PROGRESS_EVERY_BUSY,
+# dashboard.service_client.BUSY_SESSIONS).
 SERVICE_POLL, SERVICE_POLL_BUSY, BUSY_SESSIONS = 0.25, 2.0, 4
 BASELINE_POLL = 0.3  # the old page loop's interval
 
