@@ -46,8 +46,8 @@ from vae_core.plots import live, truth
 from vae_core.serving import TrainingService, default_workers
 
 HEAVIEST = TrainConfig(prior="mog", posterior="mog", n_components=10, noise_std=0.1)
-# The Train page's progress fragment: its two intervals and the waiting sessions from which it
-# takes the longer one (ui.PROGRESS_EVERY, PROGRESS_EVERY_BUSY, BUSY_SESSIONS).
+# The page's fragment intervals (dashboard.training_panel.PROGRESS_EVERY / PROGRESS_EVERY_BUSY,
+# dashboard.service_client.BUSY_SESSIONS).
 SERVICE_POLL, SERVICE_POLL_BUSY, BUSY_SESSIONS = 0.25, 2.0, 4
 BASELINE_POLL = 0.3  # the old page loop's interval
 IDLE_PAGE_RUNS = 5

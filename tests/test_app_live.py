@@ -1,5 +1,5 @@
-"""The Train page's hands-on controls (live_view.py), driven with AppTest: the guided tour,
-pin and compare, probing y, the M slider, the mode sentence, lecture mode on the Overview.
+"""The Train page's hands-on controls (dashboard/explore.py, tour_box.py), driven with AppTest:
+the guided tour, pin and compare, probing y, the M slider, the mode sentence, lecture mode on the Overview.
 
 Every config used here is shipped pre-trained (vae_core/pretrained), so nothing trains.
 """
@@ -11,16 +11,16 @@ import io
 import pandas as pd
 import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-from test_app_pages import (  # the app's AppTest helpers (and the fixture every app test needs)
+from test_app_pages import (  # the app's AppTest helpers
     assert_no_exception,
     charts,
-    navigation_app_with_pages_folder,  # noqa: F401  (an autouse fixture, used by being here)
     new_session,
     open_page,
 )
 
-import live_view
-import ui
+from dashboard import explore
+from dashboard.service_client import training_service
+from dashboard.url_state import widget_key
 from vae_core import convergence, tour
 from vae_core.cache import lookup, presets_dir
 from vae_core.plots import live
@@ -29,9 +29,9 @@ from vae_core.plots import live
 @pytest.fixture(autouse=True)
 def empty_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("VAE_MOG_LAB_CACHE", str(tmp_path / "cache"))
-    ui.training_service.clear()
+    training_service.clear()
     yield
-    ui.training_service.clear()
+    training_service.clear()
 
 
 def status_boxes(at):
@@ -52,11 +52,11 @@ def click(at, label: str):
 
 
 def control(at, kind: str, name: str):
-    return at.get(kind)[[w.key for w in at.get(kind)].index(ui.widget_key("train", name))]
+    return at.get(kind)[[w.key for w in at.get(kind)].index(widget_key("train", name))]
 
 
 def probe(at):
-    return next(w for w in at.get("number_input") if w.key == live_view.probe_key())
+    return next(w for w in at.get("number_input") if w.key == explore.probe_key())
 
 
 def chart(at, name: str) -> dict:
@@ -71,7 +71,7 @@ def legend_names(spec: dict) -> str:
 
 def test_the_tour_walks_the_story_without_touching_a_control():
     at = open_page(new_session({"lecture": "1"}), "train & explore", {"lecture": "1"})
-    assert at.session_state[ui.widget_key("app", "lecture")] is not False
+    assert at.session_state[widget_key("app", "lecture")] is not False
     click(at, "Start the tour →")
     for index, step in enumerate(tour.TOUR):
         if index:
@@ -98,7 +98,7 @@ def test_the_tour_walks_the_story_without_touching_a_control():
         assert status_boxes(at)[0] in list(expected), (outcome, status_boxes(at)[0].value)
         text = " ".join(m.value for m in at.markdown)
         assert step.title in text
-        pinned = at.session_state[live_view.PINNED] if live_view.PINNED in at.session_state else None
+        pinned = at.session_state[explore.PINNED] if explore.PINNED in at.session_state else None
         if step.pinned is None:
             assert pinned is None
         else:
@@ -115,7 +115,7 @@ def test_pin_a_run_and_compare_it_with_the_next():
     click(at, "Pin this run")
     assert button(at, "Unpin")
     click(at, "MoG prior (paper)")  # a preset: another pre-trained run
-    at.session_state[ui.widget_key("train", "details")] = "Prior"  # open the tab that draws the prior
+    at.session_state[widget_key("train", "details")] = "Prior"  # open the tab that draws the prior
     at.run()
     for name in ("view.marginal", "view.decoder", "_prior"):
         names = legend_names(chart(at, name))
@@ -151,7 +151,7 @@ def test_the_page_says_whether_a_mixture_posterior_uses_its_modes():
     assert modes.sentence() in shown
     assert (modes.sentence() in [w.value for w in at.warning]) == (modes.q_modes <= 1)
     # In lecture mode the same sentence, on one line.
-    at.session_state[ui.widget_key("app", "lecture")] = True
+    at.session_state[widget_key("app", "lecture")] = True
     at.run()
     assert any(modes.sentence() in m.value for m in [*at.markdown, *at.caption])
 

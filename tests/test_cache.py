@@ -120,7 +120,7 @@ def test_cached_train_many_trains_only_the_misses(trained, tmp_path, monkeypatch
 
 def test_one_default_cache_folder_for_app_and_cli(monkeypatch, tmp_path):
     """$VAE_MOG_LAB_CACHE (CACHE_ENV) wins, then $XDG_CACHE_HOME/vae-mog-lab, then ~/.cache/vae-mog-lab."""
-    import ui
+    from dashboard.service_client import cache_dir
     from vae_core.cache import CACHE_ENV, default_cache_dir
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
@@ -131,7 +131,7 @@ def test_one_default_cache_folder_for_app_and_cli(monkeypatch, tmp_path):
     assert default_cache_dir() == tmp_path / "xdg" / "vae-mog-lab"
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "mine"))
     assert default_cache_dir() == tmp_path / "mine"
-    assert ui.cache_dir() == default_cache_dir()
+    assert cache_dir() == default_cache_dir()
 
 
 def test_presets_are_the_packaged_folder_unless_a_setting_names_another(monkeypatch, tmp_path):

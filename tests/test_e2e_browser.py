@@ -27,7 +27,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # URL paths st.navigation derives from the page file names; the default page is "/".
 PAGES = {"overview": "", "ground_truth": "ground_truth", "train": "train", "compare": "compare"}
 PAGE_FILES = {
-    Path(path).stem: path  # as app.py lists them: {"train": "pages/train.py", ...}
+    Path(path).stem: path  # as app.py lists them: {"train": "views/train.py", ...}
     for path in re.findall(r'st\.Page\(\s*"([^"]+\.py)"', (REPO / "app.py").read_text())
 }
 TITLES = {
@@ -212,8 +212,9 @@ def test_a_shared_link_as_the_first_request(server, page, screenshot_dir):
     assert_no_exception(page, "/ground_truth as the first request")
     screenshot(page, screenshot_dir / "ground_truth_first_request.png")
     sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
-    # Streamlit runs a lone page file on a fresh server's first request (legacy multipage mode,
-    # streamlit#9624); ui.run_through_app must have put it back inside app.py's navigation.
+    # Streamlit runs a lone page file on a fresh server's first request when a `pages/` folder
+    # sits beside app.py (legacy multipage mode, streamlit#9624): the screens live in views/, so
+    # the page must have run inside app.py's navigation (its sidebar, its lecture toggle).
     assert "Lecture mode" in sidebar
     assert "Ground truth" in sidebar and "app" not in sidebar.split()
     assert "0.03" in page.locator('[data-testid="stSlider"]').first.inner_text()

@@ -1,5 +1,6 @@
 """The live view in the browser: a long run trains while at least three charts change; Pause
-stops the step counter, Step advances it, Resume continues; a click on p(y) chooses y.
+stops the step counter, Step advances it, Resume continues; a click on p(y) chooses y; and
+Pause / Resume obey one plain click each, ten times in a row, while the view redraws.
 
 Also measures (and prints) the training speed with the live figures on and off. Screenshots go
 to $E2E_SCREENSHOT_DIR (default: this test's tmp_path): look at them.
@@ -11,7 +12,6 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from test_e2e_browser import (  # noqa: F401  (server, page and screenshot_dir are fixtures)
     assert_no_exception,
     page,
@@ -25,6 +25,8 @@ pytestmark = pytest.mark.browser
 
 LONG_STEPS = 10000  # long enough to pause, step and resume before it ends, even on a fast machine
 STEP_TEXT = re.compile(r"step (\d+) of (\d+)")
+PAUSED_TEXT = re.compile(r"Paused at step (\d+) of (\d+)")
+OBEYED_WITHIN = 30_000  # ms for the page to show a click's effect (the click itself is never repeated)
 
 
 def chart_pictures(tab) -> list[str]:
@@ -61,24 +63,44 @@ def wait_for_step_change(tab, than: int, timeout: float = 30) -> int:
     pytest.fail(f"the step counter stayed at {than}")
 
 
-def click_in_fragment(tab, name: str, timeout: float = 30) -> None:
-    """Click a button that a fragment redraws 4 times a second. Under load Playwright's checks
-    (visible, stable, scrolled) can outlast one redraw, which replaces the button: try again."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            tab.get_by_role("button", name=name).click(timeout=2_000)
-            return
-        except PlaywrightTimeoutError:
-            if time.monotonic() > deadline:
-                raise
+def click_once(tab, name: str) -> None:
+    """One plain click at the centre of a button, as a student's mouse does: no retry, and
+    none of Playwright's waiting for the element to be stable (the buttons that act on a run
+    are drawn outside the fragment that redraws the view, so they are never replaced)."""
+    button = tab.get_by_role("button", name=name, exact=True)
+    button.scroll_into_view_if_needed()
+    box = button.bounding_box()
+    tab.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+
+def paused_step(tab) -> int:
+    """Wait until the step counter says the run is paused; the step it paused at."""
+    counter = tab.locator('[data-testid="stMain"]').get_by_text(PAUSED_TEXT)
+    counter.wait_for(timeout=OBEYED_WITHIN)
+    return int(PAUSED_TEXT.search(counter.inner_text()).group(1))
+
+
+def pause_and_resume_ten_times(tab) -> None:
+    """Pause, Resume, Pause, ... each one click, each obeyed: a pause stops the counter, a
+    resume continues it from there."""
+    for click in range(10):
+        if click % 2 == 0:
+            click_once(tab, "Pause")
+            at = paused_step(tab)
+            tab.get_by_role("button", name="Resume", exact=True).wait_for(timeout=OBEYED_WITHIN)
+        else:
+            click_once(tab, "Resume")
+            tab.get_by_role("button", name="Pause", exact=True).wait_for(timeout=OBEYED_WITHIN)
+            assert wait_for_step_change(tab, at) > at, f"click {click + 1}: Resume did not continue"
 
 
 def start_training(tab, url: str, seed: int) -> None:
+    """Train a long run and wait for its first steps (a fresh server's workers start first)."""
     tab.goto(f"{url}/train?steps={LONG_STEPS}&early=0&seed={seed}")
     wait_until_idle(tab)
     tab.get_by_role("button", name="Train", exact=True).click()
     tab.get_by_role("button", name="Pause").wait_for(timeout=120_000)
+    wait_for_step_change(tab, 0, timeout=120)
 
 
 def test_live_view_pause_step_resume(server, page, screenshot_dir, capsys):  # noqa: F811
@@ -103,14 +125,13 @@ def test_live_view_pause_step_resume(server, page, screenshot_dir, capsys):  # n
     assert_no_exception(page, "/train while training live")
     screenshot(page, screenshot_dir / "live_training.png")
 
-    click_in_fragment(page, "Pause")
-    page.get_by_role("button", name="Resume").wait_for(timeout=30_000)
-    paused_at = current_step(page)
+    click_once(page, "Pause")
+    paused_at = paused_step(page)
     page.wait_for_timeout(2000)
     assert current_step(page) == paused_at, "the step counter moved while paused"
     screenshot(page, screenshot_dir / "live_paused.png")
 
-    page.get_by_role("button", name="Step").click()
+    click_once(page, "Step")
     stepped = wait_for_step_change(page, paused_at)
     page.wait_for_timeout(2000)
     assert current_step(page) == paused_at + 10, (paused_at, current_step(page))
@@ -129,11 +150,14 @@ def test_live_view_pause_step_resume(server, page, screenshot_dir, capsys):  # n
     page.mouse.up()
     page.get_by_text(re.compile(r"Posterior at y = (?!0\.1$)")).wait_for(timeout=30_000)
 
-    page.get_by_role("button", name="Resume").click()
+    click_once(page, "Resume")
     resumed = wait_for_step_change(page, paused_at + 10)
     assert resumed > paused_at + 10, "Resume must continue from the paused state, not restart"
     assert_no_exception(page, "/train after resume")
     screenshot(page, screenshot_dir / "live_resumed.png")
+
+    pause_and_resume_ten_times(page)
+    assert_no_exception(page, "/train after ten clicks on Pause and Resume")
 
     with capsys.disabled():
         print(

@@ -2,15 +2,14 @@
 
 import streamlit as st
 
-import ui
-from vae_core.config import MODEL_NAMES
+from dashboard.url_state import LECTURE, lecture_mode
+from vae_core.paper import MODEL_NAMES
 
-ui.run_through_app()  # a deep link on a fresh server (see ui.run_through_app)
 # Keep ?lecture=1 in the URL (a copied link keeps lecture mode); other parameters stay as they are.
-if ui.lecture_mode():
-    st.query_params["lecture"] = "1"
+if lecture_mode():
+    st.query_params[LECTURE] = "1"
 else:
-    st.query_params.pop("lecture", None)
+    st.query_params.pop(LECTURE, None)
 
 st.title("VAEs with Gaussian and mixture priors and posteriors")
 st.markdown(
@@ -57,6 +56,6 @@ Every figure has a camera icon (PNG from your browser) and a **Download PNG** bu
 keeps your settings, so copying it shares the exact view.
 """
 )
-st.page_link("pages/ground_truth.py", label="Start with the ground truth", icon=":material/functions:")
-st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
-st.page_link("pages/compare.py", label="Reproduce the paper", icon=":material/compare:")
+st.page_link("views/ground_truth.py", label="Start with the ground truth", icon=":material/functions:")
+st.page_link("views/train.py", label="Train a model", icon=":material/model_training:")
+st.page_link("views/compare.py", label="Reproduce the paper", icon=":material/compare:")

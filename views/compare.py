@@ -6,22 +6,35 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-import ui
+from dashboard import charts, service_client
+from dashboard.training_panel import training_panel
+from dashboard.url_state import (
+    Param,
+    lecture_mode,
+    load_page_state,
+    page_value,
+    save_page_state,
+    show_warnings,
+    widget_key,
+)
 from vae_core import claims, convergence
-from vae_core.config import APP_RANGES, LABELS, NOISE_LEVELS, PAPER_N_COMPONENTS, PAPER_NOISE_STD
+from vae_core.config import APP_RANGES, LABELS, NOISE_LEVELS
 from vae_core.metrics import METRIC_INFO
-from vae_core.paper import DEFAULT_SEEDS, PRESET_NOISE_STDS, comparison_configs
-from vae_core.plots import compare, run, style
-
-ui.run_through_app()  # a deep link on a fresh server (see ui.run_through_app)
+from vae_core.paper import (
+    DEFAULT_SEEDS,
+    PAPER_N_COMPONENTS,
+    PAPER_NOISE_STD,
+    PRESET_NOISE_STDS,
+    comparison_configs,
+)
 
 PAGE = "compare"
 PARAMS = {
-    "noise": ui.Param(PAPER_NOISE_STD, choices=NOISE_LEVELS),
+    "noise": Param(PAPER_NOISE_STD, choices=NOISE_LEVELS),
     # From 2: with M = 1 the mixture models would be their Gaussian counterparts.
-    "M": ui.Param(PAPER_N_COMPONENTS, low=2, high=APP_RANGES["n_components"][1]),
-    "seeds": ui.Param(len(DEFAULT_SEEDS), low=3, high=len(DEFAULT_SEEDS)),
-    "fourth": ui.Param(True),
+    "M": Param(PAPER_N_COMPONENTS, low=2, high=APP_RANGES["n_components"][1]),
+    "seeds": Param(len(DEFAULT_SEEDS), low=3, high=len(DEFAULT_SEEDS)),
+    "fourth": Param(True),
 }
 VERDICT_BOX = {
     claims.HOLDS: (st.success, ":material/check_circle:"),
@@ -57,21 +70,21 @@ st.markdown(
     "seeds each, drawn side by side, with the paper's claims checked against the exact numbers. "
     "(MFG: mean-field Gaussian, a Gaussian q(z|y); MoG: mixture of Gaussians.)"
 )
-ui.show_warnings(ui.load_page_state(PAGE, PARAMS))
+show_warnings(load_page_state(PAGE, PARAMS))
 
 
 def use_preset(noise_std: float) -> None:
-    st.session_state[ui.widget_key(PAGE, "noise")] = noise_std
-    st.session_state[ui.widget_key(PAGE, "M")] = PAPER_N_COMPONENTS
-    st.session_state[ui.widget_key(PAGE, "seeds")] = len(DEFAULT_SEEDS)
+    st.session_state[widget_key(PAGE, "noise")] = noise_std
+    st.session_state[widget_key(PAGE, "M")] = PAPER_N_COMPONENTS
+    st.session_state[widget_key(PAGE, "seeds")] = len(DEFAULT_SEEDS)
 
 
-with st.expander("Controls", expanded=not ui.lecture_mode()):
+with st.expander("Controls", expanded=not lecture_mode()):
     noise_col, components_col, seeds_col, fourth_col = st.columns([1, 1, 1, 1.2])
     noise_col.select_slider(
         LABELS["noise_std"],
         NOISE_LEVELS,
-        key=ui.widget_key(PAGE, "noise"),
+        key=widget_key(PAGE, "noise"),
         help=f"σ = {PAPER_NOISE_STD:g} is the paper's. At smaller σ, p(y) has "
         "sharp edges and the models separate far more.",
     )
@@ -79,20 +92,20 @@ with st.expander("Controls", expanded=not ui.lecture_mode()):
         LABELS["n_components"],
         PARAMS["M"].low,
         PARAMS["M"].high,
-        key=ui.widget_key(PAGE, "M"),
+        key=widget_key(PAGE, "M"),
         help=f"For whichever of prior and posterior is a mixture (paper: {PAPER_N_COMPONENTS}).",
     )
     seeds_col.slider(
         "Seeds per model",
         PARAMS["seeds"].low,
         PARAMS["seeds"].high,
-        key=ui.widget_key(PAGE, "seeds"),
+        key=widget_key(PAGE, "seeds"),
         help="Every claim is decided from the mean over seeds and its 95 % "
         "interval: more seeds, narrower intervals.",
     )
     fourth_col.checkbox(
         "Add MoG prior + MoG posterior",
-        key=ui.widget_key(PAGE, "fourth"),
+        key=widget_key(PAGE, "fourth"),
         help="The fourth combination of prior and posterior: not in the paper.",
     )
     with st.container(horizontal=True, vertical_alignment="center"):
@@ -104,13 +117,13 @@ with st.expander("Controls", expanded=not ui.lecture_mode()):
                 args=(noise_std,),
                 key=f"compare.preset.{noise_std:g}",
             )
-ui.save_page_state(PAGE, PARAMS)
+save_page_state(PAGE, PARAMS)
 
-noise_std = ui.page_value(PAGE, "noise")
-n_components = ui.page_value(PAGE, "M")
-n_seeds = ui.page_value(PAGE, "seeds")
+noise_std = page_value(PAGE, "noise")
+n_components = page_value(PAGE, "M")
+n_seeds = page_value(PAGE, "seeds")
 configs = comparison_configs(
-    noise_std, n_components, seeds=tuple(range(n_seeds)), include_fourth=ui.page_value(PAGE, "fourth")
+    noise_std, n_components, seeds=tuple(range(n_seeds)), include_fourth=page_value(PAGE, "fourth")
 )
 example = next(iter(configs.values()))[0]
 st.caption(
@@ -121,7 +134,7 @@ st.caption(
     f"most {example.steps} steps (the budget for σ = {noise_std:g}) with early stopping."
 )
 
-service = ui.training_service()
+service = service_client.training_service()
 results = {name: [service.lookup(c) for c in model_configs] for name, model_configs in configs.items()}
 missing = [
     c
@@ -144,7 +157,7 @@ def train_missing(missing: list, total: int) -> None:
         "Training runs on the server's training service and continues if you leave "
         "this page; other visitors asking for the same models join it."
     )
-    partial = ui.training_panel(PAGE, missing, label="Train missing models")
+    partial = training_panel(PAGE, missing, label="Train missing models")
     if any(r is not None and r.status == "stopped" for r in partial):
         st.warning(
             "Training was stopped. Stopped (partial) models are not shown here: the "
@@ -165,22 +178,22 @@ class ComparisonView:
     figures: dict
 
 
-@st.cache_resource(show_spinner="Drawing the comparison…", max_entries=16)
-def comparison_view(keys: tuple, stem: str, _results: dict) -> ComparisonView:
+def comparison_view(keys: tuple, stem: str, results: dict) -> ComparisonView:
     """Numbers and figures of one comparison, built once for every session (`keys` names it:
     each result's config key, status and length, so a replaced result is never served stale)."""
-    built = {
-        f"{stem}_decoders": compare.compare_decoders_figure(_results),
-        f"{stem}_generated_y": compare.compare_generated_figure(_results),
-        f"{stem}_posteriors": compare.compare_posteriors_figure(_results),
-        f"{stem}_training_curves": run.training_curves_figure(_results),
-    }  # named f"{stem}_{kind}" for the PNG and ZIP downloads; kinds as in FIGURE_CAPTIONS
-    return ComparisonView(
-        claims.metrics_summary(_results),
-        claims.metrics_per_seed(_results),
-        claims.check_claims(_results),
-        built,
-    )
+
+    def build() -> ComparisonView:
+        # named f"{stem}_{kind}" for the PNG and ZIP downloads; kinds as in FIGURE_CAPTIONS
+        built = {f"{stem}_{kind}": fig for kind, fig in charts.comparison_figures(results).items()}
+        return ComparisonView(
+            claims.metrics_summary(results),
+            claims.metrics_per_seed(results),
+            claims.check_claims(results),
+            built,
+        )
+
+    with st.spinner("Drawing the comparison…"):
+        return charts.shared(("comparison", keys, stem), build)
 
 
 stem = f"compare_sigma{noise_std:g}_M{n_components}_{n_seeds}seeds"
@@ -233,7 +246,7 @@ if stuck:
     )
 
 st.subheader("Metrics")
-ui.lecture_table_style()
+charts.lecture_table_style()
 st.table(view.table.set_index("metric"))
 st.caption(
     "mean ± sample standard deviation over the seeds that did not diverge. The CSV "
@@ -278,25 +291,13 @@ with st.expander("How the verdicts are decided"):
     )
 
 
-def seed_line_style(seed: int) -> str:
-    """How the figures draw a seed's lines (style.seed_dash, by seed order), in words."""
-    words = {
-        "solid": "solid",
-        "dot": "dotted",
-        "dash": "dashed",
-        "longdash": "long-dashed",
-        "dashdot": "dash-dotted",
-    }
-    return words[style.seed_dash(seed)]
-
-
 st.subheader("Figures")
 st.caption(
     "One colour per model, one line style per seed: "
-    + ", ".join(f"seed {seed} {seed_line_style(seed)}" for seed in range(n_seeds))
+    + ", ".join(f"seed {seed} {charts.seed_line_style(seed)}" for seed in range(n_seeds))
     + "."
 )
 for kind, caption in FIGURE_CAPTIONS.items():
-    ui.show_figure(view.figures[f"{stem}_{kind}"], f"{stem}_{kind}")
+    charts.show_figure(view.figures[f"{stem}_{kind}"], f"{stem}_{kind}")
     st.caption(caption)  # under its figure, as on the Train page
-ui.download_all(lambda: view.figures, view.per_seed, stem)
+charts.download_all(lambda: view.figures, view.per_seed, stem)
