@@ -19,8 +19,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from vae_core.cache import CACHE_ENV
+
 REPO = Path(__file__).resolve().parent.parent
-CACHE_ENV = "VAE_MOG_LAB_CACHE"  # vae_core.cache.default_cache_dir reads it
 
 
 class ServerDidNotStart(RuntimeError):

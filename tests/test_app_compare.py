@@ -10,7 +10,7 @@ from test_app_pages import figure_builds  # noqa: F401  (a fixture)
 
 from dashboard.service_client import training_service  # the app's: the one cleared here
 from dashboard.url_state import widget_key
-from vae_core.cache import FORMAT_VERSION, presets_dir
+from vae_core.cache import CACHE_ENV, FORMAT_VERSION, presets_dir
 from vae_core.config import NOISE_LEVELS
 from vae_core.paper import comparison_configs, preset_configs
 
@@ -22,7 +22,7 @@ PAGE = "views/compare.py"
 @pytest.fixture(autouse=True)
 def empty_cache(tmp_path, monkeypatch):
     """Only the shipped presets: nothing from the user's own cache."""
-    monkeypatch.setenv("VAE_MOG_LAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     training_service.clear()
     yield
     training_service.clear()

@@ -22,13 +22,13 @@ from dashboard import explore
 from dashboard.service_client import training_service
 from dashboard.url_state import widget_key
 from vae_core import convergence, tour
-from vae_core.cache import lookup, presets_dir
+from vae_core.cache import CACHE_ENV, lookup, presets_dir
 from vae_core.plots import live
 
 
 @pytest.fixture(autouse=True)
 def empty_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("VAE_MOG_LAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     training_service.clear()
     yield
     training_service.clear()

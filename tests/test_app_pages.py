@@ -20,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 import dashboard.charts  # the very modules the app imports, so their caches are shared
 from dashboard.service_client import training_service
+from vae_core.cache import CACHE_ENV
 from vae_core.config import TrainConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -92,7 +93,7 @@ class TrainedLog:
 @pytest.fixture
 def train_calls(tmp_path, monkeypatch) -> TrainedLog:
     """An empty cache for this test, and a record of every model the training service trains."""
-    monkeypatch.setenv("VAE_MOG_LAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     training_service.clear()
     yield TrainedLog()
     training_service.clear()  # the next test must not see this test's results
@@ -368,7 +369,7 @@ def diverging_run(tmp_path_factory):
     Trained once for the tests below (such a run takes ~15-25 s, mostly in the metrics).
     """
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("VAE_MOG_LAB_CACHE", str(tmp_path_factory.mktemp("diverging-cache")))
+        patch.setenv(CACHE_ENV, str(tmp_path_factory.mktemp("diverging-cache")))
         training_service.clear()
         at = open_page(new_session(), "train & explore")
         at.slider(key="w.train.steps").set_value(SMALL_STEPS).run()

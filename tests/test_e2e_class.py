@@ -24,8 +24,8 @@ from test_e2e_browser import (  # noqa: F401  (server and screenshot_dir are fix
 
 pytestmark = pytest.mark.browser
 
-SESSIONS = 4
-STEPS = 2000  # long enough (several seconds) that the sessions' requests overlap
+SESSIONS = 3
+STEPS = 1000  # long enough (over a second) that the sessions' requests, pressed together, overlap
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ STEP_N = 3
 
 
 class Loopback:
-    def __init__(self, tmp_path, workers=1, max_batch=64, started=True):
+    def __init__(self, tmp_path, workers=1, max_ensemble=64, started=True):
         self.now = 0.0
         self.events: queue.Queue = queue.Queue()
         self.workers = [Worker(i, self.events, tmp_path, "cpu", 1e-3) for i in range(workers)]
@@ -37,7 +37,7 @@ class Loopback:
             [lambda: True] * workers,
             send=lambda index, command: self.inboxes[index].append(pickle.dumps(command)),
             leases=Leases(tmp_path),
-            max_batch=max_batch,
+            max_ensemble=max_ensemble,
             clock=lambda: self.now,
         )
         if started:
@@ -118,7 +118,7 @@ def into(state: str, tmp_path) -> tuple[Loopback, str]:
         loop = Loopback(tmp_path, started=False)
         return loop, loop.scheduler.submit(TINY, "me", None)
     if state == "queued":
-        loop = Loopback(tmp_path, max_batch=1)
+        loop = Loopback(tmp_path, max_ensemble=1)
         loop.scheduler.submit(TINY.replace(seed=9), "other", None)
         return loop, loop.scheduler.submit(TINY, "me", None)
     loop = Loopback(tmp_path)
@@ -268,7 +268,7 @@ def test_members_of_one_shape_share_an_ensemble_and_the_least_loaded_worker_trai
 
 
 def test_a_full_queue_raises_server_busy_with_a_message(tmp_path):
-    loop = Loopback(tmp_path, max_batch=1)
+    loop = Loopback(tmp_path, max_ensemble=1)
     loop.scheduler.max_waiting = 1
     loop.scheduler.submit(TINY.replace(seed=1), "a", None)
     queued = loop.scheduler.submit(TINY.replace(seed=2), "b", None)

@@ -223,7 +223,7 @@ def test_progress_exposes_history_and_current_weights(service):
 
 
 def test_a_full_queue_says_so(tmp_path):
-    service = TrainingService(tmp_path, workers=1, max_batch=1, max_waiting=1, read_only_dirs=())
+    service = TrainingService(tmp_path, workers=1, max_ensemble=1, max_waiting=1, read_only_dirs=())
     try:
         long = SMALL.replace(steps=50000, early_stop=False)
         service.submit(long.replace(seed=1), "a")  # training

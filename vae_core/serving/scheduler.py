@@ -7,7 +7,7 @@ thread-safe: TrainingService calls it under its lock.
 
 - Whenever a worker has room it takes waiting requests; requests of equal shapes
   (TrainConfig.ensemble_key) join an ensemble that is already running (continuous batching, up
-  to max_batch members per worker).
+  to max_ensemble members per worker).
 - A config queued or training for another session is joined (one training, several tickets).
   pause / stop / step on a request that other sessions share never touches them: the session
   gets a private copy (a fork of the checkpoint) and the shared training goes on.
@@ -54,7 +54,7 @@ from vae_core.training import Checkpoint, TrainResult
 ABANDONED_AFTER = 60.0  # s without a status() call: the session is gone (tab closed)
 GONE_GRACE = 10.0  # s a session reported gone by session_alive keeps its request (a reload)
 PAUSED_KEPT_FOR = 3600.0  # s a paused checkpoint nobody looks at is kept
-DEFAULT_MAX_BATCH = 64
+DEFAULT_MAX_ENSEMBLE = 64
 DEFAULT_MAX_WAITING = 200
 # Until a worker has measured itself: seconds per batched step (about 1 ms on one idle core).
 INITIAL_SECONDS_PER_STEP = 1.5e-3
@@ -156,7 +156,7 @@ class Scheduler:
         workers: list[Callable[[], bool]],
         send: Callable[[int, Command], None],
         leases: Leases,
-        max_batch: int = DEFAULT_MAX_BATCH,
+        max_ensemble: int = DEFAULT_MAX_ENSEMBLE,
         max_waiting: int = DEFAULT_MAX_WAITING,
         session_alive: Callable[[str], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -166,7 +166,7 @@ class Scheduler:
         ABANDONED_AFTER s after its last status() call."""
         self._send_to = send
         self.leases = leases
-        self.max_batch = max_batch
+        self.max_ensemble = max_ensemble
         self.max_waiting = max_waiting
         self.session_alive = session_alive
         self.clock = clock
@@ -449,7 +449,7 @@ class Scheduler:
     def dispatch(self) -> None:
         """Give waiting requests to workers with room: an ensemble of equal shapes first."""
         for request in list(self.waiting):
-            ready = [w for w in self.workers if w.alive() and w.members < self.max_batch]
+            ready = [w for w in self.workers if w.alive() and w.members < self.max_ensemble]
             if not ready:
                 return
             if not request.private and not self.leases.claim(request.config.key()):

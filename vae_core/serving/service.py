@@ -3,7 +3,7 @@ processes with continuous batching. No streamlit here (the app wraps it in st.ca
 
 API (every method is thread-safe and returns at once; nothing here blocks on training):
 
-    service = TrainingService(cache_dir, workers=1, max_batch=64, max_waiting=200)
+    service = TrainingService(cache_dir, workers=1, max_ensemble=64, max_waiting=200)
     service.lookup(config) -> TrainResult | None      # memory, then cache dir, then presets
     ticket = service.submit(config, session="s1")     # -> str; raises ServerBusy(message)
     service.status(ticket, live=False) -> Status      # small snapshot; also a heartbeat
@@ -49,7 +49,7 @@ from vae_core.cache import lookup, presets_dir
 from vae_core.config import TrainConfig
 from vae_core.serving.leases import Leases
 from vae_core.serving.protocol import Command, Status
-from vae_core.serving.scheduler import DEFAULT_MAX_BATCH, DEFAULT_MAX_WAITING, Scheduler
+from vae_core.serving.scheduler import DEFAULT_MAX_ENSEMBLE, DEFAULT_MAX_WAITING, Scheduler
 from vae_core.serving.worker import WorkerProcess
 from vae_core.training import TrainResult
 
@@ -76,7 +76,7 @@ class TrainingService:
         self,
         cache_dir: Path,
         workers: int | None = None,
-        max_batch: int = DEFAULT_MAX_BATCH,
+        max_ensemble: int = DEFAULT_MAX_ENSEMBLE,
         max_waiting: int = DEFAULT_MAX_WAITING,
         read_only_dirs: tuple[Path, ...] | None = None,
         session_alive: Callable[[str], bool] | None = None,
@@ -95,7 +95,7 @@ class TrainingService:
             [w.is_alive for w in self._workers],
             send=self._send,
             leases=self._leases,
-            max_batch=max_batch,
+            max_ensemble=max_ensemble,
             max_waiting=max_waiting,
             session_alive=session_alive,
         )
@@ -184,10 +184,14 @@ class TrainingService:
         self._closed = True
         with self._lock:
             self._leases.release_all()
+        with self._lock:
+            starting = {slot.index for slot in self._scheduler.workers if not slot.ready}
         for worker in self._workers:
             worker.quit()
         for worker in self._workers:
-            worker.join(timeout=5)
+            # A worker still warming up holds no request and reads its inbox only once warm:
+            # waiting for it to see Quit would cost a server restart (or a test) seconds.
+            worker.join(timeout=0 if worker.index in starting else 5)
 
     # ----- the worker processes -----------------------------------------------------------------
 
