@@ -68,10 +68,14 @@ def test_several_sessions_train_at_once(server, browser, screenshot_dir, capsys)
 
     together = []
     for index, page in enumerate(pages):
-        success = page.locator('[data-testid="stAlertContentSuccess"]')
-        success.wait_for(timeout=180_000)
-        text = success.inner_text()
-        assert f"ran all {STEPS} steps" in text, text
+        # The run's status box: "ran all N steps" (success) or "still improving at the cap of N
+        # steps" (a warning): N steps without early stopping need not have converged.
+        outcome = page.locator(
+            '[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]'
+        ).first
+        outcome.wait_for(timeout=180_000)
+        text = outcome.inner_text()
+        assert f"{STEPS} steps" in text, text
         assert_no_exception(page, f"/train after training, session {index}")
         together.append("in one batch" in text)  # "together with N other model(s) in one batch"
     seconds = time.perf_counter() - started
