@@ -26,4 +26,6 @@ VENV_EXTRAS="[dev]" ensure_venv
 
 ruff check .
 ruff format --check .
-exec python -m pytest "$@"
+# One pytest worker per core (PYTEST_WORKERS=0 runs them in this process); tests/conftest.py
+# groups the tests so that a module's fixtures and a shared trained fixture are built once.
+exec python -m pytest -n "${PYTEST_WORKERS:-auto}" --dist loadgroup "$@"

@@ -94,3 +94,16 @@ def fixed_posterior_model(locs, scale: float, prior: str = "gaussian", noise_std
         bias[0, 0, :m] = torch.tensor(locs, dtype=torch.float32)
         bias[0, 0, m:] = raw_for_scale(scale, POSTERIOR_SCALE_BOUNDS)
     return model, config
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`--dist loadgroup`, as scripts/test.sh runs it), keep each file on one
+    worker, so a module's fixtures are built once, and every user of a session-wide trained
+    fixture on the worker that trained it: training them twice would cost more than the split wins."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        group = next((name for name in SHARED_TRAININGS if name in fixtures), item.module.__name__)
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+SHARED_TRAININGS = ("default_results", "short_runs")
