@@ -96,6 +96,10 @@ def fixed_posterior_model(locs, scale: float, prior: str = "gaussian", noise_std
     return model, config
 
 
+# Session-wide fixtures that train models: their users share one xdist worker.
+SHARED_TRAININGS = ("default_results", "short_runs")
+
+
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (`--dist loadgroup`, as scripts/test.sh runs it), keep each file on one
     worker, so a module's fixtures are built once, and every user of a session-wide trained
@@ -104,6 +108,3 @@ def pytest_collection_modifyitems(config, items):
         fixtures = getattr(item, "fixturenames", ())
         group = next((name for name in SHARED_TRAININGS if name in fixtures), item.module.__name__)
         item.add_marker(pytest.mark.xdist_group(group))
-
-
-SHARED_TRAININGS = ("default_results", "short_runs")
