@@ -1,6 +1,7 @@
 """The repository stands alone: its documents link only to files that exist in it."""
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,60 @@ def test_nothing_points_outside_the_repository():
         if re.search(r"\.\./shared|\bSCIENCE\.md|\bSTYLE\.md", p.read_text())
     ]
     assert not outside
+
+
+# A dotted name in backticks, e.g. `exact.log_marginal` or `VAE.elbo`; file names are not code.
+DOTTED_NAME = re.compile(r"`([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)(?:\(\))?`")
+FILE_SUFFIXES = {"py", "md", "csv", "json", "toml", "sh", "txt", "png", "zip"}
+# Names of other projects and Streamlit config options: documented elsewhere, not ours to check.
+EXTERNAL_ROOTS = {"torch", "streamlit", "st", "server", "runner", "np", "numpy", "plotly", "ray"}
+
+
+def _vae_core_namespace() -> dict[str, object]:
+    """Every vae_core module by its short name and every public class by its name."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import vae_core
+
+    namespace: dict[str, object] = {"vae_core": vae_core}
+    for info in pkgutil.walk_packages(vae_core.__path__, "vae_core."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        namespace.setdefault(info.name.rsplit(".", 1)[1], module)
+        for name, value in vars(module).items():
+            if inspect.isclass(value) and value.__module__.startswith("vae_core"):
+                namespace.setdefault(name, value)
+    return namespace
+
+
+def _resolves(dotted: str, namespace: dict[str, object]) -> bool:
+    first, *rest = dotted.split(".")
+    target = namespace.get(first)
+    if target is None:
+        return False
+    for part in rest:
+        if not hasattr(target, part):
+            # A submodule not imported as an attribute of its package yet.
+            qualified = f"{getattr(target, '__name__', '')}.{part}"
+            if qualified in sys.modules:
+                target = sys.modules[qualified]
+                continue
+            return False
+        target = getattr(target, part)
+    return True
+
+
+def test_every_dotted_name_the_docs_cite_exists():
+    namespace = _vae_core_namespace()
+    cited = {
+        (document.name, name)
+        for document in DOCUMENTS
+        for name in DOTTED_NAME.findall(document.read_text())
+        if name.rsplit(".", 1)[1] not in FILE_SUFFIXES and name.split(".")[0] not in EXTERNAL_ROOTS
+    }
+    assert len(cited) > 10, "the pattern no longer finds the docs' code names"
+    missing = sorted(f"{doc}: {name}" for doc, name in cited if not _resolves(name, namespace))
+    assert not missing, f"the docs name code that does not exist: {missing}"
