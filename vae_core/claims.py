@@ -521,6 +521,7 @@ def _non_identifiable(name, results) -> _Part:
     # The control: the same laws (hence the same p(y)) arranged as f. The measure must find
     # nothing there, or it could not tell a decoder that recovered f from one that did not.
     control = max(arrangement_excess(arranged_as(d, truth), truth) for d in decoders)
+    control = 0.0 if control < 1e-12 else control  # float round-off of an exact zero
     if not control < ARRANGEMENT_GAP:
         return _part(
             UNDECIDED,
