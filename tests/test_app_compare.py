@@ -49,9 +49,12 @@ def test_presets_render_instantly_without_training():
     assert not training_service().jobs
     assert not any("Train missing" in b.label for b in at.button)
     assert len(at.get("plotly_chart")) == 4
-    boxes = texts(at.success) + texts(at.error) + texts(at.warning) + texts(at.info)
+    claims_text = texts(at.markdown)
     for claim in ("C1", "C2", "C3", "C4", "C5"):
-        assert f"**{claim}: " in boxes
+        assert f"**{claim}** :" in claims_text  # the claim and its verdict's badge
+    assert claims_text.count("**The paper says**") == 5  # a plain sentence per claim
+    assert "the evidence, with its numbers" in " ".join(e.label for e in at.expander)
+    assert not at.error, "a finding is not an error: no red box"
     table = at.table[0].value
     assert list(table.columns)[0] == "MFG-VAE" and len(table.columns) == 4
     assert (table != "").all().all(), "an empty cell"
@@ -128,7 +131,7 @@ def test_a_diverged_seed_is_listed_not_drawn_and_not_counted():
     assert "MoG-VAE (MoG posterior), seed 1: stopped at step 412 (the ELBO became nan" in warnings
     table = at.table[0].value
     assert table.loc["seeds used (diverged)", "MoG-VAE (MoG posterior)"] == "4 of 5 (1)"
-    verdicts = texts(at.success) + warnings + texts(at.error) + texts(at.info)
+    verdicts = texts(at.markdown) + warnings
     assert "Training diverged in 1 of 5 MoG-posterior runs (seed 1 at step 412)" in verdicts
     decoders = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "decoders" in c.proto.id)
     drawn = [t for t in decoders["data"] if t.get("xaxis") == "x2" and t["name"] != "ground truth f(u)"]

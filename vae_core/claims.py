@@ -69,6 +69,54 @@ CLAIM_TEXT = {
     "not go away with the richer prior or posterior.",
 }
 
+# The same claims in a student's words, and what each part asks (in the parts' order; C5 has
+# one part per model, labelled where it is built). The Compare page leads with these.
+PAPER_SAYS = {
+    "C1": "the plain MFG-VAE gets the average y right but not its spread, learns an almost "
+    "straight decoder, and its encoder q(z|y) hardly reacts to y",
+    "C2": "a mixture posterior gives the decoder most like the true f, yet its q(z|y) still "
+    "hardly reacts to y, and its training can blow up",
+    "C3": "a mixture prior gives the best inference and the most realistic generated y, with a "
+    "decoder in between the other two",
+    "C4": "a richer prior helps more than a richer posterior",
+    "C5": "many decoders fit the data equally well, and the richer models still learn one that "
+    "is not the true f",
+}
+PART_QUESTIONS = {
+    "C1": (
+        "generated y has the right mean",
+        "generated y has the wrong spread",
+        "the decoder is almost a straight line",
+        "q(z|y) hardly reacts to y at the paper's y",
+        "q(z|y) hardly reacts to y over the data",
+    ),
+    "C2": (
+        "its decoder is closest to f in law",
+        "its decoder bends the most",
+        "q(z|y) hardly reacts to y at the paper's y",
+        "q(z|y) hardly reacts to y over the data",
+        "training can diverge",
+    ),
+    "C3": (
+        "it infers best (smallest gap)",
+        "q(z|y) follows y as its own exact posterior does",
+        "its generated y are the most like the data",
+        "its decoder lies between the other two",
+    ),
+    "C4": (
+        "the prior gains more in fit to p(y)",
+        "the prior gains more in test log-likelihood",
+        "the prior gains more in inference gap",
+    ),
+}
+# How a part's status reads in that sentence.
+PLAIN_STATUS = {
+    HOLDS: "✓ yes",
+    FAILS: "✗ no",
+    UNDECIDED: "≈ too close to call",
+    UNKNOWN: "? cannot be checked",
+}
+
 # --- thresholds ------------------------------------------------------------------------------
 # "Right mean": within a tenth of the data's standard deviation. The mean of 1000 training y
 # already wanders by std/√1000 ≈ 0.03 std, so 0.1 std is clear of sampling noise yet far
@@ -112,12 +160,27 @@ class ClaimVerdict:
     verdict: str  # HOLDS | FAILS | PARTLY | UNDECIDED | UNKNOWN
     evidence: list[str] = field(default_factory=list)  # one sentence per part, led by ✓ ✗ ≈ ?
     parts: list[str] = field(default_factory=list)  # the status of each part, same order
+    labels: list[str] = field(default_factory=list)  # what each part asks, same order
+
+    def plain_summary(self, n_seeds: int) -> str:
+        """One paragraph for a student: what the paper says, then what the seeds show."""
+        seen = []
+        for status, word in PLAIN_STATUS.items():
+            asked = [label for label, s in zip(self.labels, self.parts, strict=True) if s == status]
+            if asked:
+                seen.append(f"{word}: {', '.join(asked)}")
+        return (
+            f"**The paper says** {PAPER_SAYS[self.id]}. **Over {n_seeds} seeds per model we see:** "
+            + "; ".join(seen)
+            + "."
+        )
 
 
 @dataclass
 class _Part:
     status: str  # HOLDS | FAILS | UNDECIDED | UNKNOWN, or "info" (context, not decided)
     sentence: str
+    label: str = ""  # what the part asks, in a student's words
 
 
 # --- numbers per seed ------------------------------------------------------------------------
@@ -546,8 +609,9 @@ def _claim_c5(results_by_model) -> list[_Part]:
     parts = []
     for name, results in results_by_model.items():
         part = _non_identifiable(name, results)
+        part.label = f"the decoders of {name} are not f"
         if name == MFG:
-            part = _Part("info", "· (context) " + part.sentence[2:])
+            part = _Part("info", "· (context) " + part.sentence[2:], part.label)
         parts.append(part)
     return parts
 
@@ -577,9 +641,16 @@ def check_claims(results_by_model: dict[str, list]) -> list[ClaimVerdict]:
     for claim_id, check in CLAIMS.items():
         parts = check(results_by_model)
         statuses = [p.status for p in parts]
+        labels = list(PART_QUESTIONS.get(claim_id, [p.label for p in parts]))
+        assert len(labels) == len(parts), f"{claim_id}: a part without its question"
         verdicts.append(
             ClaimVerdict(
-                claim_id, CLAIM_TEXT[claim_id], overall(statuses), [p.sentence for p in parts], statuses
+                claim_id,
+                CLAIM_TEXT[claim_id],
+                overall(statuses),
+                [p.sentence for p in parts],
+                statuses,
+                labels,
             )
         )
     return verdicts

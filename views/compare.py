@@ -36,13 +36,20 @@ PARAMS = {
     "seeds": Param(len(DEFAULT_SEEDS), low=3, high=len(DEFAULT_SEEDS)),
     "fourth": Param(True),
 }
-VERDICT_BOX = {
-    claims.HOLDS: (st.success, ":material/check_circle:"),
-    claims.FAILS: (st.error, ":material/cancel:"),
-    claims.PARTLY: (st.warning, ":material/rule:"),
-    claims.UNDECIDED: (st.info, ":material/balance:"),
-    claims.UNKNOWN: (st.info, ":material/help:"),
+# A verdict as a badge. "Does not hold" is a finding, not an error of the app: neutral grey.
+VERDICT_BADGE = {
+    claims.HOLDS: ":green-badge[:material/check_circle: holds]",
+    claims.FAILS: ":gray-badge[:material/cancel: does not hold]",
+    claims.PARTLY: ":orange-badge[:material/rule: partly holds]",
+    claims.UNDECIDED: ":blue-badge[:material/balance: undecided: within noise]",
+    claims.UNKNOWN: ":gray-badge[:material/help: cannot be checked]",
 }
+CLAIMS_LEGEND = (
+    "How to read a verdict: **✓ yes** when the mean over the seeds and its whole 95 % interval "
+    "are on the paper's side, **✗ no** when they are wholly on the other side, **≈ too close to "
+    "call** when the interval reaches both (more seeds could decide; a tie is never read as "
+    "\"no\"). A claim holds when every part does, partly holds when some do and some do not."
+)
 VERDICT_COUNT = {  # (one claim, several claims)
     claims.HOLDS: ("holds", "hold"),
     claims.FAILS: ("does not hold", "do not hold"),
@@ -262,7 +269,8 @@ with st.expander("What the metrics mean"):
     )
 
 st.subheader("The paper's claims, checked")
-counts = {word: sum(v.verdict == word for v in view.verdicts) for word in VERDICT_BOX}
+st.caption(CLAIMS_LEGEND)
+counts = {word: sum(v.verdict == word for v in view.verdicts) for word in VERDICT_BADGE}
 st.markdown(
     f"With σ = {noise_std:g}, M = {n_components} and {n_seeds} seeds per model, of the "
     "paper's five claims "
@@ -270,12 +278,13 @@ st.markdown(
     + "."
 )
 for verdict in view.verdicts:
-    box, icon = VERDICT_BOX[verdict.verdict]
-    box(
-        f"**{verdict.id}: {verdict.verdict}.** *{verdict.claim}*\n\n"
-        + "\n".join(f"- {sentence}" for sentence in verdict.evidence),
-        icon=icon,
-    )
+    with st.container(border=True):
+        st.markdown(f"**{verdict.id}** {VERDICT_BADGE[verdict.verdict]}")
+        st.markdown(verdict.plain_summary(n_seeds))
+        with st.expander(f"{verdict.id}: the evidence, with its numbers"):
+            st.markdown(
+                f"*{verdict.claim}*\n\n" + "\n".join(f"- {sentence}" for sentence in verdict.evidence)
+            )
 with st.expander("How the verdicts are decided"):
     st.markdown(
         "Each claim is split into parts, each a number per seed, or a difference between two "
