@@ -48,7 +48,7 @@ CLAIMS_LEGEND = (
     "How to read a verdict: **✓ yes** when the mean over the seeds and its whole 95 % interval "
     "are on the paper's side, **✗ no** when they are wholly on the other side, **≈ too close to "
     "call** when the interval reaches both (more seeds could decide; a tie is never read as "
-    "\"no\"). A claim holds when every part does, partly holds when some do and some do not."
+    '"no"). A claim holds when every part does, partly holds when some do and some do not.'
 )
 VERDICT_COUNT = {  # (one claim, several claims)
     claims.HOLDS: ("holds", "hold"),
