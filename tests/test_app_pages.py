@@ -41,6 +41,7 @@ TRAIN_FIGURES = {
     "Decoder": "decoder",
     "p(y)": "generated_marginal",
     "Posteriors": "posteriors",
+    "Encoder": "encoder",
     "Prior": "prior",
     "Training animation": "training_animation",
 }

@@ -76,7 +76,7 @@ def test_train_writes_metrics_and_valid_pngs(tmp_path):
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "test log p_θ(y)" in completed.stdout
     pngs = sorted(out.glob("*.png"))
-    assert len(pngs) == 8
+    assert len(pngs) == 9 and (out / "encoder.png") in pngs
     for path in pngs:
         width, height = png_size(path.read_bytes())
         assert width >= 800 and height >= 300, (path.name, width, height)

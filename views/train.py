@@ -21,7 +21,16 @@ from vae_core.paper import MODEL_NAMES
 
 PAGE = train_form.PAGE
 # The tabs under the live view, one detail of a finished run each (the first is open at first).
-DETAIL_TABS = ("Metrics", "Training curves", "Decoder", "p(y)", "Posteriors", "Prior", "Training animation")
+DETAIL_TABS = (
+    "Metrics",
+    "Training curves",
+    "Decoder",
+    "p(y)",
+    "Posteriors",
+    "Encoder",
+    "Prior",
+    "Training animation",
+)
 PARAMS = {
     **train_form.PARAMS,
     "details": Param(DETAIL_TABS[0], choices=DETAIL_TABS),
@@ -41,6 +50,10 @@ CAPTIONS = {
     "point by point (the model may arrange its latent in any of many ways with the same "
     "p(y)); what is comparable is how much each posterior changes with y, the "
     "information I in the metrics.",
+    "encoder": "The encoder as a function of y: q(z|y)'s mean ± one standard deviation (band) and, "
+    "for a mixture posterior, each component's mean (dotted), drawn over the model's own exact "
+    "posterior p_θ(z|y) (grey heat map; olive: its mean ± std). Several bright bands with q on "
+    "one: the encoder misses modes. A band that stays flat as y moves: q ignores y.",
 }
 
 st.title("Train & explore")
@@ -140,6 +153,7 @@ details = {  # DETAIL_TABS, in order
     "Decoder": lambda: show_model_figure("decoder"),
     "p(y)": lambda: show_model_figure("generated_marginal"),
     "Posteriors": lambda: show_model_figure("posteriors"),
+    "Encoder": lambda: show_model_figure("encoder"),
     "Prior": lambda: explore.show_prior(result, f"{stem}_prior"),
     "Training animation": show_animation,
 }

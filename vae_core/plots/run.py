@@ -17,6 +17,7 @@ from vae_core.data import VALIDATION_POINTS, training_data, validation_data
 from vae_core.metrics import QUANTILE_LEVELS
 from vae_core.paper import SHOWN_Y_VALUES
 from vae_core.plots.densities import aggregate_posterior, prior_components
+from vae_core.plots.encoder import encoder_figure
 from vae_core.plots.ranges import U_GRID, marginal_y_grid, posterior_ranges, prior_z_points
 from vae_core.plots.style import (
     EXACT_COLOR,
@@ -39,7 +40,7 @@ from vae_core.training import SNAPSHOT_U, TrainResult
 if TYPE_CHECKING:
     from vae_core.plots.live import Shown
 
-MODEL_FIGURES = ("training_curves", "decoder", "generated_marginal", "posteriors")
+MODEL_FIGURES = ("training_curves", "decoder", "generated_marginal", "posteriors", "encoder")
 ANIMATION_FRAME_MS = 600  # slow enough to narrate: about ten snapshots take six seconds
 
 
@@ -54,6 +55,8 @@ def model_figure(name: str, result: TrainResult, y_values=SHOWN_Y_VALUES) -> go.
         return generated_marginal_figure([result])
     if name == "posteriors":
         return posterior_figure(result, y_values)
+    if name == "encoder":
+        return encoder_figure(result)
     raise KeyError(f"no model figure named {name!r}; expected one of {MODEL_FIGURES}")
 
 

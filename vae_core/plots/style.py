@@ -67,6 +67,12 @@ MEANINGS = {
     "on log p_θ(y).",
     "log_likelihood": "The exact log-likelihood log p_θ(y) on the same validation y; its distance "
     "above the ELBO is the inference gap.",
+    "encoder_mean": "The mean of the encoder's q(z|y) at each y (the band: ± one standard "
+    "deviation): the z the encoder sends this y to.",
+    "encoder_component": "The mean of one of q(z|y)'s M components at each y: a mixture "
+    "posterior can follow several modes at once.",
+    "exact_posterior_moments": "The mean (and ± one standard deviation) of the model's own exact "
+    "posterior p_θ(z|y): a single summary of a posterior that may have several modes.",
     "train_elbo": "The ELBO of each training batch (a running mean over the last steps): it rises "
     "as the model learns.",
 }
