@@ -125,6 +125,18 @@ def run_figure(result, name: str, y_values: tuple) -> go.Figure:
     return shared(("run", result.config.key(), result.status, result.steps_run, name, y_values), build)
 
 
+def compared_run_figure(result, pinned, name: str) -> go.Figure:
+    """A run.COMPARABLE_FIGURES figure of the current run (A) and the pinned run (B)."""
+
+    def build():
+        return run.compared_figure(name, result, pinned)
+
+    def identity(r):
+        return (r.config.key(), r.status, r.steps_run)
+
+    return shared(("run A/B", identity(result), identity(pinned), name), build)
+
+
 def comparison_figures(results: dict) -> dict[str, go.Figure]:
     """The Compare page's figures, by kind (built by the caller's cache)."""
     return {

@@ -124,6 +124,34 @@ def test_pin_a_run_and_compare_it_with_the_next():
     assert "B:" not in legend_names(chart(at, "view.marginal"))
 
 
+def test_the_pinned_run_is_in_every_detail_tab():
+    at = open_page(new_session(), "train & explore")
+    click(at, "Pin this run")
+    click(at, "MoG prior (paper)")
+    a_label, b_label = "A: MFG-VAE + MoG prior, seed 0", "B: MFG-VAE, seed 0"
+    (table,) = at.table  # Metrics, open at first: A, B and A − B side by side
+    assert list(table.value.columns) == ["A", "B", "A − B"]
+    row = table.value.loc["test log p_θ(y)"]
+    assert float(row["A − B"]) == pytest.approx(float(row["A"]) - float(row["B"]), abs=2e-4)
+    for tab, name in (
+        ("Training curves", "_training_curves"),
+        ("Decoder", "_decoder"),
+        ("p(y)", "_generated_marginal"),
+    ):
+        at.session_state[widget_key("train", "details")] = tab
+        at.run()
+        assert_no_exception(at)
+        names = legend_names(chart(at, name))
+        assert a_label in names and b_label in names, tab
+    for tab, name in (("Posteriors", "posteriors"), ("Encoder", "encoder")):
+        at.session_state[widget_key("train", "details")] = tab
+        at.run()
+        assert_no_exception(at)
+        drawn = [key for key in charts(at) if key.endswith(name) or key.endswith(f"{name}_B")]
+        assert len(drawn) == 2 and any(key.endswith("_B") for key in drawn), (tab, drawn)
+        assert any(b_label in m.value for m in at.markdown), tab
+
+
 def test_probe_y_moves_the_posterior_and_the_markers():
     at = open_page(new_session(), "train & explore")
     probe(at).set_value(0.2).run()

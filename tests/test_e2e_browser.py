@@ -188,8 +188,9 @@ def test_every_page_and_a_training_run(server, page, screenshot_dir, capsys):
     with zipfile.ZipFile(download_info.value.path()) as archive:
         names = sorted(archive.namelist())
         assert all(archive.read(name).startswith(PNG_SIGNATURE) for name in names), names
-    expected = ["decoder", "generated_marginal", "posteriors", "prior", "training_curves"]
-    assert [Path(name).stem for name in names] == [*expected, "training_snapshots"], names
+    expected = ["decoder", "encoder", "generated_marginal", "posteriors", "prior", "training_curves"]
+    stem = f"gaussian-prior_gaussian-posterior_sigma0.1_seed0_{SMALL_STEPS}steps"  # named for its run
+    assert names == [f"{stem}_{name}.png" for name in [*expected, "training_snapshots"]], names
     assert_no_exception(page, "/train after the ZIP")
 
     # Lecture mode from the URL, as a lecturer would open it.

@@ -87,6 +87,16 @@ def metrics_table(metrics: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["metric", "value", "meaning"])
 
 
+def metrics_side_by_side(a: dict, b: dict) -> pd.DataFrame:
+    """Two runs' metrics as rows of (name, A, B, A − B), in METRIC_INFO's order; a metric only
+    one run has is NaN for the other (an older result, or a kind of model without it)."""
+    keys = [k for k in METRIC_INFO if k in a or k in b]
+    rows = [(METRIC_INFO[k][0], a.get(k, np.nan), b.get(k, np.nan)) for k in keys]
+    table = pd.DataFrame(rows, columns=["metric", "A", "B"])
+    table["A − B"] = table["A"] - table["B"]
+    return table
+
+
 @functools.lru_cache(maxsize=64)
 def _true_mean_log_likelihood(test_y_bytes: bytes, noise_std: float) -> float:
     """Mean true log p(y) of a test set; seeds of one comparison share their test set."""

@@ -16,8 +16,10 @@ from dashboard.url_state import (
     widget_key,
 )
 from vae_core import tour
-from vae_core.metrics import metrics_table
+from vae_core.metrics import metrics_side_by_side, metrics_table
 from vae_core.paper import MODEL_NAMES
+from vae_core.plots.live import run_label
+from vae_core.plots.run import COMPARABLE_FIGURES
 
 PAGE = train_form.PAGE
 # The tabs under the live view, one detail of a finished run each (the first is open at first).
@@ -106,9 +108,11 @@ if result is None:
         explore.show_truth(config.noise_std)
     st.stop()
 
+# Every file a run exports is named for it (model, M if a mixture, σ, seed, steps).
 stem = (
-    f"{config.prior}-prior_{config.posterior}-posterior_M{config.n_components}"
-    f"_sigma{config.noise_std:g}_seed{config.seed}"
+    f"{config.prior}-prior_{config.posterior}-posterior"
+    f"{f'_M{config.n_components}' if config.has_mixture else ''}"
+    f"_sigma{config.noise_std:g}_seed{config.seed}_{config.steps}steps"
 )
 if result.diverged:
     show_divergence(result)
@@ -122,18 +126,41 @@ with view_slot if view_slot is not None else st.container():
     explore.explore(result, prior_first=tour_box.looks_at("prior"))
 
 
-def figure(name: str):
-    return charts.run_figure(result, name, tuple(y_values))
+# The pinned run (B), when there is one and it is another run: every tab shows it beside A.
+pinned = explore.pinned_result()
+if pinned is not None and (pinned.config == config or pinned.diverged):
+    pinned = None
+
+
+def figure(name: str, run=None):
+    return charts.run_figure(run or result, name, tuple(y_values))
+
+
+def pinned_stem() -> str:
+    """The file names of figures with B: this run's stem and B's settings."""
+    other = pinned.config
+    return f"{stem}_vs_B_{other.prior}-{other.posterior}_sigma{other.noise_std:g}_seed{other.seed}"
 
 
 def show_metrics(metrics: pd.DataFrame) -> None:
     st.markdown("**Metrics** (all exact, by quadrature)")
     charts.lecture_table_style()
+    if pinned is not None:
+        both = metrics_side_by_side(result.metrics, pinned.metrics)
+        st.table(both.set_index("metric").map(lambda v: "" if pd.isna(v) else f"{v:.4f}"))
+        st.caption(f"{run_label(config)} · {run_label(pinned.config, pinned=True)} · A − B per row.")
+        return
     st.table(metrics.assign(value=metrics["value"].map(lambda v: f"{v:.4f}")).set_index("metric"))
 
 
 def show_model_figure(name: str) -> None:
-    charts.show_figure(figure(name), f"{stem}_{name}")
+    if pinned is not None and name in COMPARABLE_FIGURES:
+        charts.show_figure(charts.compared_run_figure(result, pinned, name), f"{pinned_stem()}_{name}")
+    else:
+        charts.show_figure(figure(name), f"{stem}_{name}")
+        if pinned is not None:  # a per-run figure: B's below A's
+            st.markdown(f"**{run_label(pinned.config, pinned=True)}**")
+            charts.show_figure(figure(name, pinned), f"{pinned_stem()}_{name}_B")
     if name in CAPTIONS:
         st.caption(CAPTIONS[name])
 
@@ -168,7 +195,15 @@ for tab, show in zip(
 
 def paper_figures() -> dict:
     """Every figure for the ZIP, built only when it is downloaded."""
-    return {**{name: figure(name) for name in charts.RUN_ZIP_FIGURES}, "prior": explore.prior_of(result)}
+    # Every file is named for its run, so the ZIPs of several runs can share a folder.
+    figures = {f"{stem}_{name}": figure(name) for name in charts.RUN_ZIP_FIGURES}
+    figures[f"{stem}_prior"] = explore.prior_of(result)
+    if pinned is not None:
+        figures |= {
+            f"{pinned_stem()}_{name}": charts.compared_run_figure(result, pinned, name)
+            for name in COMPARABLE_FIGURES
+        }
+    return figures
 
 
 charts.download_all(

@@ -18,9 +18,11 @@ from vae_core.metrics import QUANTILE_LEVELS
 from vae_core.paper import SHOWN_Y_VALUES
 from vae_core.plots.densities import aggregate_posterior, prior_components
 from vae_core.plots.encoder import encoder_figure
+from vae_core.plots.live import run_label
 from vae_core.plots.ranges import U_GRID, marginal_y_grid, posterior_ranges, prior_z_points
 from vae_core.plots.style import (
     EXACT_COLOR,
+    PINNED_DASH,
     SHADES,
     TRUTH,
     axis_refs,
@@ -60,6 +62,26 @@ def model_figure(name: str, result: TrainResult, y_values=SHOWN_Y_VALUES) -> go.
     raise KeyError(f"no model figure named {name!r}; expected one of {MODEL_FIGURES}")
 
 
+# The figures that draw the current run (A) and the pinned one (B) on the same axes; the others
+# (posteriors, encoder) are per run, and the page shows B's below A's.
+COMPARABLE_FIGURES = ("training_curves", "decoder", "generated_marginal")
+
+
+def compared_figure(name: str, current: TrainResult, pinned: TrainResult) -> go.Figure:
+    """A COMPARABLE_FIGURES figure with the current run A and the pinned run B (dashed)."""
+    runs = [current, pinned]
+    labels = [run_label(current.config), run_label(pinned.config, pinned=True)]
+    if name == "training_curves":
+        return training_curves_figure(
+            {label: [r] for label, r in zip(labels, runs, strict=True)}, dashes={labels[1]: PINNED_DASH}
+        )
+    if name == "decoder":
+        return decoder_figure(runs, labels)
+    if name == "generated_marginal":
+        return generated_marginal_figure(runs, labels=labels)
+    raise KeyError(f"no A/B figure named {name!r}; expected one of {COMPARABLE_FIGURES}")
+
+
 def model_figures(result: TrainResult, y_values=SHOWN_Y_VALUES) -> dict[str, go.Figure]:
     """The figures of one trained model, by file name (the Train page and the CLI show these)."""
     return {name: model_figure(name, result, y_values) for name in MODEL_FIGURES}
@@ -68,7 +90,9 @@ def model_figures(result: TrainResult, y_values=SHOWN_Y_VALUES) -> dict[str, go.
 # ----- training curves ---------------------------------------------------------------------------
 
 
-def training_curves_figure(results_by_model: dict[str, list[TrainResult]]) -> go.Figure:
+def training_curves_figure(
+    results_by_model: dict[str, list[TrainResult]], dashes: dict[str, str] | None = None
+) -> go.Figure:
     """Exact ELBO (lines) and exact log p_θ(y) (dots) on the same validation y, every model and
     seed, against the truth's log p(y) on those y (dotted).
 
@@ -83,7 +107,8 @@ def training_curves_figure(results_by_model: dict[str, list[TrainResult]]) -> go
         drawn = [r for r in results if not r.diverged]
         for index, result in enumerate(drawn):
             evaluated = result.history.dropna(subset=["validation_elbo"])
-            _add_training_curve(fig, evaluated, name, result, index, several)
+            dash = (dashes or {}).get(name, seed_dash(index))
+            _add_training_curve(fig, evaluated, name, result, index, several, dash)
             tails += _tail(evaluated)
             if true_value is None:
                 true_value = _true_validation_log_likelihood(result.config)
@@ -101,15 +126,17 @@ def training_curves_figure(results_by_model: dict[str, list[TrainResult]]) -> go
     return layout(fig, "Training: exact ELBO (lines) and exact log p_θ(y) (dots), same validation y", 420)
 
 
-def _add_training_curve(fig, evaluated, name: str, result: TrainResult, index: int, several: bool) -> None:
+def _add_training_curve(
+    fig, evaluated, name: str, result: TrainResult, index: int, several: bool, dash: str
+) -> None:
     """One run's exact ELBO (a line) and exact log p_θ(y) (dots)."""
-    label = f"{name}, seed {result.config.seed}"
+    label = name if name.startswith(("A: ", "B: ")) else f"{name}, seed {result.config.seed}"
     point = "step %{x}: %{y:.4f} nats"
     fig.add_scatter(
         x=evaluated["step"],
         y=evaluated["validation_elbo"],
         mode="lines",
-        line=dict(color=color_of(result), dash=seed_dash(index)),
+        line=dict(color=color_of(result), dash=dash),
         name=name if several else f"exact ELBO: {name}",
         legendgroup=name,
         showlegend=index == 0,
@@ -154,8 +181,9 @@ def _true_validation_log_likelihood(config) -> float:
 # ----- the decoder and what it generates ---------------------------------------------------------
 
 
-def decoder_figure(results: list[TrainResult]) -> go.Figure:
-    """Learned f_φ(z) three ways: raw, aligned to the true latent, and as a quantile function."""
+def decoder_figure(results: list[TrainResult], labels: list[str] | None = None) -> go.Figure:
+    """Learned f_φ(z) three ways: raw, aligned to the true latent, and as a quantile function.
+    `labels` name the runs (A and B) where the default, model and seed, would not tell them apart."""
     fig = make_subplots(
         rows=1,
         cols=3,
@@ -186,7 +214,7 @@ def decoder_figure(results: list[TrainResult]) -> go.Figure:
         col=3,
     )
     for index, result in enumerate(results):
-        _add_decoder(fig, result, _label(result, results), index)
+        _add_decoder(fig, result, labels[index] if labels else _label(result, results), index)
     fig.update_xaxes(title_text="model latent z", row=1, col=1)
     fig.update_xaxes(title_text="u = F(z)", row=1, col=2)
     fig.update_xaxes(title_text="level t", row=1, col=3)
@@ -197,7 +225,7 @@ def decoder_figure(results: list[TrainResult]) -> go.Figure:
 def _add_decoder(fig: go.Figure, result: TrainResult, name: str, index: int) -> None:
     """One run's decoder in the three panels: raw, aligned, quantiles."""
     model = result.model
-    look = dict(color=color_of(result), dash=seed_dash(index))
+    look = dict(color=color_of(result), dash=PINNED_DASH if name.startswith("B: ") else seed_dash(index))
     z = prior_z_points(model, (0.001, 0.999), 400)
     decoded = model.decode(torch.tensor(z, dtype=torch.float32).unsqueeze(0))[0].detach()
     aligned = model.aligned_decoder(U_GRID)[0].numpy()
@@ -229,7 +257,9 @@ def _add_decoder(fig: go.Figure, result: TrainResult, name: str, index: int) -> 
         )
 
 
-def generated_marginal_figure(results: list[TrainResult], n_samples: int = 20000) -> go.Figure:
+def generated_marginal_figure(
+    results: list[TrainResult], n_samples: int = 20000, labels: list[str] | None = None
+) -> go.Figure:
     """Generated y (histogram) against the training data, with the model's exact p_θ(y) and
     the true p(y)."""
     noise_std = results[0].config.noise_std
@@ -245,8 +275,8 @@ def generated_marginal_figure(results: list[TrainResult], n_samples: int = 20000
         opacity=0.45,
         nbinsx=60,
     )
-    for result in results:
-        _add_generated(fig, result, _label(result, results), grid, n_samples)
+    for index, result in enumerate(results):
+        _add_generated(fig, result, labels[index] if labels else _label(result, results), grid, n_samples)
     truth = torch.exp(ground_truth.log_marginal(grid, noise_std)).numpy()
     fig.add_scatter(
         x=grid,
