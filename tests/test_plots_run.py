@@ -54,3 +54,20 @@ def test_the_animation_starts_at_step_0_with_snapshots_denser_early():
     assert early >= 3 * max(late, 1), steps  # log-spaced at first, then at each evaluation
     fig = run.decoder_animation_figure(result)
     assert [frame.name for frame in fig.frames][0] == "0"
+
+
+def test_each_animation_frame_has_its_own_y_range(short_runs):
+    """An untrained decoder can span far more than f: its range must not flatten the later
+    frames (one range for all was set by the early frames)."""
+    import dataclasses
+
+    result = short_runs[("gaussian", "gaussian")]
+    aligned = np.array(result.snapshot_aligned, copy=True)
+    aligned[0] *= 20  # a wild first frame
+    fig = run.decoder_animation_figure(dataclasses.replace(result, snapshot_aligned=aligned))
+    ranges = [frame.layout.yaxis.range for frame in fig.frames]
+    for values, (low, high) in zip(aligned, ranges, strict=True):
+        assert low <= min(values.min(), 0) and high >= max(values.max(), 0.25)
+    first, last = ranges[0], ranges[-1]
+    assert last[1] - last[0] < (first[1] - first[0]) / 5
+    assert tuple(fig.layout.yaxis.range) == tuple(last)  # shown first: the final decoder

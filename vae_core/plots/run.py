@@ -466,10 +466,19 @@ def decoder_animation_figure(result: TrainResult, frame_ms: int = ANIMATION_FRAM
     last = len(steps) - 1
     fig = go.Figure(
         data=[truth, learned(last)],
-        frames=[go.Frame(data=[truth, learned(i)], name=str(s)) for i, s in enumerate(steps)],
+        # Each frame brings its own y-range: one range for all would be set by the first
+        # frames (an untrained decoder spans far more than f) and flatten the later ones.
+        frames=[
+            go.Frame(
+                data=[truth, learned(i)],
+                name=str(s),
+                layout=dict(yaxis=dict(range=_decoder_range(frames_data[i]))),
+            )
+            for i, s in enumerate(steps)
+        ],
     )
     fig.update_layout(updatemenus=[_play_buttons(frame_ms)], sliders=[_step_slider(steps, last)])
-    _decoder_axes(fig, frames_data)
+    _decoder_axes(fig, frames_data[last])
     return layout(
         fig, "Training animation: the decoder on the true latent's scale at each snapshot", 470, compact=True
     ).update_layout(
@@ -562,9 +571,14 @@ def _snapshot_curve(result: TrainResult, index: int, name: str, color: str, widt
     )
 
 
-def _decoder_axes(fig: go.Figure, frames_data: np.ndarray) -> None:
-    finite = frames_data[np.isfinite(frames_data)]
+def _decoder_range(values: np.ndarray) -> list[float]:
+    """A y-range holding f's range [0, ¼] (with a margin) and every finite value given."""
+    finite = values[np.isfinite(values)]
     low = min(-0.1, float(finite.min()) if finite.size else 0.0)
     high = max(0.35, float(finite.max()) if finite.size else 0.3)
-    fig.update_yaxes(title="f_φ(F⁻¹(u))", range=[low - 0.05, high + 0.05])
+    return [low - 0.05, high + 0.05]
+
+
+def _decoder_axes(fig: go.Figure, values: np.ndarray) -> None:
+    fig.update_yaxes(title="f_φ(F⁻¹(u))", range=_decoder_range(values))
     fig.update_xaxes(title="u = F_prior(z)", range=[0, 1])
