@@ -18,6 +18,7 @@ from vae_core import exact
 from vae_core.convergence import should_stop
 from vae_core.model import VAE
 from vae_core.training.member import Checkpoint, Member, build_model, snapshot
+from vae_core.training.memory import keep_freed_memory
 from vae_core.training.optim import adam_step, flat_width, learning_rate
 
 DIVERGENCE_CHECK_EVERY = 25
@@ -31,6 +32,7 @@ class Ensemble:
     """Members sharing an ensemble_key, stepped together; members may join and leave between steps."""
 
     def __init__(self, key: tuple, device: str = "cpu"):
+        keep_freed_memory()  # the step's temporaries stay in the process (training/memory.py)
         self.key = key
         self.device = torch.device(device)  # members' own state always stays on the CPU
         self.members: list[Member] = []
