@@ -59,3 +59,9 @@ def test_a_gain_below_the_tie_trains_on_but_is_no_warning_at_the_cap():
 )
 def test_outcome(status, history, gap, expected):
     assert cv.outcome(status, history, gap) == expected
+
+
+def test_converged_carries_its_caveat_below_the_paper_noise_only():
+    assert cv.converged_caveat(0.1) == ""
+    assert "0.003" in cv.converged_caveat(0.03)
+    assert cv.converged_caveat(0.05) == cv.CONVERGED_CAVEAT
