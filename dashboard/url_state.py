@@ -18,6 +18,7 @@ STATE_PREFIX = "w."  # widget keys that must survive page switches (see keep_wid
 LECTURE = "lecture"  # the URL parameter (and the app's widget name) of lecture mode
 MAX_DIGITS = 18  # a whole number in a URL (every range of the app is far smaller)
 SHOWN_CHARS = 40  # characters of a rejected value that a message quotes
+MAX_Y_VALUES = 8  # y values the posterior figures draw: two rows of four panels
 SHOWN_BAD_Y = 5  # rejected y values a warning names (then "and N more")
 
 
@@ -179,7 +180,12 @@ def parse_y_values(text: str) -> tuple[list[float], str]:
         values = list(SHOWN_Y_VALUES)
         shown = y_text().replace("-", "−")
         warning = (warning + " " if warning else "") + f"Using the paper's y = {shown}."
-    return values[:6], warning
+    if len(values) > MAX_Y_VALUES:
+        dropped = shorten(y_text(values[MAX_Y_VALUES:]))
+        most = MAX_Y_VALUES
+        cut = f"Drawing the first {most} y values only (at most {most} fit); not drawn: {dropped}."
+        warning = (warning + " " if warning else "") + cut
+    return values[:MAX_Y_VALUES], warning
 
 
 def ignored_y_warning(bad: list[str]) -> str:

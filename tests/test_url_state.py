@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from test_app_pages import new_session, open_page, train_calls, warnings_text  # noqa: F401
 
-from dashboard.url_state import SHOWN_CHARS, Param, parse_y_values, shorten, url_warning
+from dashboard.url_state import MAX_Y_VALUES, SHOWN_CHARS, Param, parse_y_values, shorten, url_warning
 from vae_core.paper import SHOWN_Y_VALUES
 
 SEED = Param(0, low=0, high=9999)
@@ -81,3 +81,15 @@ def test_a_link_with_a_huge_and_a_bad_value_warns_plainly(train_calls):  # noqa:
     assert "invalid literal" not in text and "Exceeds the limit" not in text
     assert at.number_input(key="w.train.seed").value == 0
     assert not train_calls
+
+
+def test_y_values_beyond_the_figures_room_are_named_not_dropped_silently():
+    typed = ", ".join(str(y) for y in range(-4, 6))  # ten values
+    values, warning = parse_y_values(typed)
+    assert values == [float(y) for y in range(-4, 4)]
+    assert (
+        warning
+        == f"Drawing the first {MAX_Y_VALUES} y values only (at most {MAX_Y_VALUES} fit); not drawn: 4, 5."
+    )
+    values, warning = parse_y_values(", ".join(str(y) for y in range(MAX_Y_VALUES)))
+    assert len(values) == MAX_Y_VALUES and warning == ""
