@@ -4,7 +4,15 @@ is unusable (plain words, never Python's, and never a whole 20,000-character val
 from __future__ import annotations
 
 import pytest
-from test_app_pages import new_session, open_page, train_calls, warnings_text  # noqa: F401
+from test_app_pages import (  # noqa: F401
+    assert_no_exception,
+    chart_named,
+    charts,
+    new_session,
+    open_page,
+    train_calls,
+    warnings_text,
+)
 
 from dashboard.url_state import MAX_Y_VALUES, SHOWN_CHARS, Param, parse_y_values, shorten, url_warning
 from vae_core.paper import SHOWN_Y_VALUES
@@ -93,3 +101,13 @@ def test_y_values_beyond_the_figures_room_are_named_not_dropped_silently():
     )
     values, warning = parse_y_values(", ".join(str(y) for y in range(MAX_Y_VALUES)))
     assert len(values) == MAX_Y_VALUES and warning == ""
+
+
+def test_the_ground_truth_page_draws_eight_typed_y_values_and_names_the_ninth(train_calls):  # noqa: F811
+    at = open_page(new_session(), "ground truth")
+    at.text_input(key="w.truth.y").set_value("1, 0.2, 0.05, -3, 0.1, 0.15, -0.05, 0.3, 0.25").run()
+    assert_no_exception(at)
+    assert "not drawn: 0.25." in warnings_text(at)
+    slices = chart_named(charts(at), "true_posterior_slices_sigma0.1")
+    assert len(slices["data"]) == MAX_Y_VALUES
+    assert [a["text"] for a in slices["layout"]["annotations"]][-1] == "y = 0.3"
