@@ -113,7 +113,7 @@ stem = (
 if result.diverged:
     show_divergence(result)
     st.stop()
-show_outcome(result)
+show_outcome(result, pretrained=service_client.training_service().pretrained(config))
 with st.expander("Exact settings of this run"):
     st.json(config.to_dict())
 
