@@ -370,3 +370,17 @@ def test_a_queued_run_waits_for_the_measured_rate_too(tmp_path):
     expected = status.eta_seconds + ETA_RUN.steps * 0.3  # the first's time left, then its own
     assert waiting.eta_seconds == pytest.approx(expected, rel=1e-9)
     assert f"about {expected:.0f} s in all." in waiting.message
+
+
+def test_training_says_whether_a_submit_would_join_a_run_in_progress(tmp_path):
+    loop = Loopback(tmp_path)
+    assert not loop.scheduler.training(TINY)
+    ticket = loop.scheduler.submit(TINY, "me", None)
+    assert loop.scheduler.training(TINY) and not loop.scheduler.training(TINY.replace(seed=5))
+    training(loop, ticket)
+    loop.scheduler.pause(ticket)
+    loop.until(ticket, lambda s: s.state == "paused")
+    assert not loop.scheduler.training(TINY), "a paused run is its session's, not joined"
+    loop.scheduler.resume(ticket)
+    loop.until(ticket, lambda s: s.state == "done")
+    assert not loop.scheduler.training(TINY)

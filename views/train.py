@@ -92,6 +92,8 @@ if y_warning:
 st.subheader(MODEL_NAMES[(config.prior, config.posterior)])
 result = service_client.training_service().lookup(config)
 if result is None:
+    # A reload (a new session, no tickets) finds the run of this URL's config that trains on.
+    service_client.reattach(PAGE, [config])
     with view_slot if view_slot is not None else st.container():  # above the fold in lectures
         (result,) = training_panel(PAGE, [config], live=True)
     if result is not None and result.status == "stopped":

@@ -326,6 +326,11 @@ class Scheduler:
     def ready(self) -> bool:
         return all(w.ready for w in self.workers)
 
+    def training(self, config: TrainConfig) -> bool:
+        """Whether config is queued, starting or training here for some session (a private
+        fork aside): submitting it now joins that run instead of starting another."""
+        return self._shared_request(config) is not None
+
     # ----- requests ---------------------------------------------------------------------------
 
     def _same_run_again(self, ticket: Ticket, config: TrainConfig) -> bool:

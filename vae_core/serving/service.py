@@ -6,6 +6,7 @@ API (every method is thread-safe and returns at once; nothing here blocks on tra
     service = TrainingService(cache_dir, workers=1, max_ensemble=64, max_waiting=200)
     service.lookup(config) -> TrainResult | None      # memory, then cache dir, then presets
     service.pretrained(config) -> bool                # lookup's result is a shipped preset
+    service.training(config) -> bool                  # queued or training for some session
     ticket = service.submit(config, session="s1")     # -> str; raises ServerBusy(message)
     service.status(ticket, live=False) -> Status      # small snapshot; also a heartbeat
     service.stop(ticket)          # freeze: a partial result ("stopped") for this session only
@@ -115,6 +116,12 @@ class TrainingService:
             with self._lock:
                 self._scheduler.results.setdefault(key, found)
         return found
+
+    def training(self, config: TrainConfig) -> bool:
+        """Whether config is queued or training for some session: submit(config) joins it (a
+        reloaded page finds its run by its config, having lost its session's tickets)."""
+        with self._lock:
+            return self._scheduler.training(config)
 
     def pretrained(self, config: TrainConfig) -> bool:
         """Whether lookup(config) serves a result shipped read-only (the presets): nothing
