@@ -100,3 +100,27 @@ def test_a_new_session_does_not_start_or_join_anything_by_itself(train_calls):  
     at = open_page(new_session(), "train & explore", RELOADED)
     assert any("Not trained yet" in box.value for box in at.info)
     assert buttons(at, "Train") and not training_service().jobs
+
+
+def test_a_session_with_its_own_run_does_not_join_another_config_it_looks_at(train_calls):  # noqa: F811
+    """Joining releases the session's own run (one request per session), so the page must not
+    join a run of the config it now shows while its own still trains: a slider moved is not a
+    Train press."""
+    mine = open_page(browser_session("mine"), "train & explore", RELOADED)
+    (train,) = buttons(mine, "Train")
+    train.click().run()
+    wait_for_progress(mine)
+    (my_ticket,) = mine.session_state["_tickets.train"].values()
+    theirs = open_page(browser_session("theirs"), "train & explore", {**RELOADED, "seed": "1"})
+    (train,) = buttons(theirs, "Train")
+    train.click().run()
+    wait_for_progress(theirs)
+
+    mine.number_input(key="w.train.seed").set_value(1).run()  # look at their config
+    assert_no_exception(mine)
+    assert list(mine.session_state["_tickets.train"].values()) == [my_ticket], "joined theirs"
+    assert training_service().status(my_ticket).state in ("training", "queued", "starting")
+    assert buttons(mine, "Train") and any("Not trained yet" in box.value for box in mine.info)
+    for at in (mine, theirs):
+        for ticket in at.session_state["_tickets.train"].values():
+            training_service().stop(ticket)
