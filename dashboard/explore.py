@@ -16,7 +16,10 @@ PAGE = "train"
 PINNED = "train.pinned"  # this session's pinned run (B): a TrainResult
 PROBE = "probe"  # the page parameter holding the chosen y
 PROBE_LIMITS = (-10.0, 10.0)
-LIVE_ON = "train.live_on"  # the live figures' toggle (the ELBO curve is always drawn)
+# The live figures' toggle (the ELBO curve is always drawn). A kept widget key (url_state's
+# "w." prefix): a plain key was forgotten whenever the run's controls were not drawn (a stopped
+# run, another page), and the toggle came back on (issue 22).
+LIVE_ON = widget_key("live", "figures")
 
 
 # ----- probing y ---------------------------------------------------------------------------

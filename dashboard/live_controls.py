@@ -13,9 +13,13 @@ from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import service_client
 from dashboard.explore import LIVE_ON
+from dashboard.url_state import widget_key
 from vae_core.config import TrainConfig
 
-STEP_SIZE = "train.step_size"  # steps one press of Step trains
+# Steps one press of Step trains: a kept widget key like LIVE_ON's, so it survives the
+# controls not being drawn (Streamlit drops the state of a widget that a run does not draw).
+STEP_SIZE = widget_key("live", "step_size")
+STEP_SIZE_DEFAULT = 10
 RUNNING = ("training", "starting", "queued")  # the states in which Pause is offered
 
 
@@ -64,7 +68,7 @@ def run_controls(slot: str, status) -> DeltaGenerator:
             type="primary",
             help="Continue from this very state, never from scratch.",
         )
-    st.session_state.setdefault(STEP_SIZE, 10)
+    st.session_state.setdefault(STEP_SIZE, STEP_SIZE_DEFAULT)
     row.number_input("steps per Step", 1, 1000, key=STEP_SIZE, width=140)
     row.button(
         "Step",
@@ -84,7 +88,7 @@ def run_controls(slot: str, status) -> DeltaGenerator:
 
 
 def _step(slot: str, config: TrainConfig) -> None:
-    service_client.send(slot, config, "step", int(st.session_state.get(STEP_SIZE, 10)))
+    service_client.send(slot, config, "step", int(st.session_state.get(STEP_SIZE, STEP_SIZE_DEFAULT)))
 
 
 def outdated(slot: str, status) -> bool:

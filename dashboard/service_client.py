@@ -75,6 +75,36 @@ def submit(slot: str, configs: list[TrainConfig]) -> None:
         st.session_state[_busy_key(slot)] = str(busy)
 
 
+def reattach(slot: str, configs: list[TrainConfig]) -> bool:
+    """Join the server's run of `configs` when every one is queued or training and this session
+    has no run of its own in the slot; returns whether it joined.
+
+    A reload is a new browser session with empty session state: its tickets are gone while its
+    run trains on, and the page said "Not trained yet" until a second Train press. The run is
+    found by its config instead. Never while this session has an active request in the slot:
+    joining releases that one (as a Train press does), and moving a slider must not stop a run.
+    """
+    if not configs or _slot_training(slot):
+        return False
+    if not all(training_service().training(config) for config in configs):
+        return False
+    submit(slot, configs)
+    return True
+
+
+def _slot_training(slot: str) -> bool:
+    """Whether any of this session's requests in a slot, whatever its config, is active."""
+    service = training_service()
+    for ticket in _tickets(slot).values():
+        try:
+            status = service.status(ticket)
+        except KeyError:  # a restarted server forgot it
+            continue
+        if is_active(status) and status.state != "released":
+            return True
+    return False
+
+
 def busy_message(slot: str) -> str | None:
     """Why the last Train press in this slot was refused (the server was full), if it was."""
     return st.session_state.get(_busy_key(slot))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from dashboard.url_state import Param, lecture_mode, page_value, widget_key, y_text
+from dashboard.url_state import MAX_Y_VALUES, Param, lecture_mode, page_value, widget_key, y_text
 from vae_core import claims, convergence
 from vae_core.config import (
     APP_RANGES,
@@ -188,5 +188,5 @@ def controls() -> None:
     st.text_input(
         "y values for the posterior plots",
         key=_key("y"),
-        help="Comma-separated; the paper uses 1, 0.2 and −3.",
+        help=f"Comma-separated, at most {MAX_Y_VALUES}; the paper uses 1, 0.2 and −3.",
     )

@@ -149,8 +149,11 @@ def show_divergence(result: TrainResult) -> None:
         )
 
 
-def show_outcome(result: TrainResult) -> None:
-    """The run's status box: converged, completed, still improving, stuck, or stopped."""
+def show_outcome(result: TrainResult, pretrained: bool = False) -> None:
+    """The run's status box: converged, completed, still improving, stuck, or stopped.
+
+    pretrained: a preset shipped with the app, so the box says nothing trained now (it said
+    "training took 3.6 s" as if it had) and how long its training took when it was made."""
     outcome = convergence.outcome(
         result.status,
         result.history["validation_elbo"].dropna().tolist(),
@@ -192,6 +195,7 @@ def show_outcome(result: TrainResult) -> None:
         if result.ensemble_size > 1
         else ""
     )
-    status_box(
-        f"{result.config.model_name}: {status_text}; training took {result.train_seconds:.1f} s{together}."
-    )
+    took = f"training took {result.train_seconds:.1f} s{together}"
+    if pretrained:
+        took = f"pre-trained, shipped with the app: nothing trains now (its {took} when it was made)"
+    status_box(f"{result.config.model_name}: {status_text}; {took}.")

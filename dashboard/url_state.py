@@ -7,6 +7,7 @@ Each setting is a `Param`; its widget's key is `widget_key(page, name)`, and the
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import streamlit as st
@@ -15,6 +16,10 @@ from vae_core.paper import SHOWN_Y_VALUES
 
 STATE_PREFIX = "w."  # widget keys that must survive page switches (see keep_widget_state)
 LECTURE = "lecture"  # the URL parameter (and the app's widget name) of lecture mode
+MAX_DIGITS = 18  # a whole number in a URL (every range of the app is far smaller)
+SHOWN_CHARS = 40  # characters of a rejected value that a message quotes
+MAX_Y_VALUES = 8  # y values the posterior figures draw: two rows of four panels
+SHOWN_BAD_Y = 5  # rejected y values a warning names (then "and N more")
 
 
 @dataclass(frozen=True)
@@ -27,25 +32,59 @@ class Param:
     high: float | None = None
 
     def parse(self, text: str):
-        """The value of a URL string, or raise ValueError with a message for the user."""
+        """The value of a URL string, or raise ValueError with a plain reason for the user
+        ("must be a whole number"), never Python's own words ("invalid literal for int()")."""
         kind = type(self.default)
         if kind is bool:
             if text.lower() not in ("0", "1", "true", "false"):
-                raise ValueError("expected 0 or 1")
+                raise ValueError("must be 0 or 1")
             value = text.lower() in ("1", "true")
         elif kind is int:
-            value = int(text)
+            value = _whole_number(text)
         elif kind is float:
-            value = float(text)
-            if not math.isfinite(value):
-                raise ValueError("not a finite number")
+            value = _finite_number(text)
         else:
             value = text
         if self.choices is not None and value not in self.choices:
-            raise ValueError(f"expected one of {', '.join(map(str, self.choices))}")
+            raise ValueError(f"must be one of {', '.join(map(str, self.choices))}")
         if self.low is not None and not self.low <= value <= self.high:
-            raise ValueError(f"expected a value between {self.low} and {self.high}")
+            raise ValueError(f"must be between {self.low:g} and {self.high:g}")
         return value
+
+
+def _whole_number(text: str) -> int:
+    # Digits only: int() also takes "1_000" and " 7 ", and its errors speak Python
+    # ("invalid literal for int() with base 10", "Exceeds the limit (4300 digits)").
+    digits = text.strip()
+    if not re.fullmatch(r"[+-]?[0-9]+", digits):
+        raise ValueError("must be a whole number")
+    if len(digits.lstrip("+-")) > MAX_DIGITS:
+        raise ValueError(f"must be a whole number of at most {MAX_DIGITS} digits")
+    return int(digits)
+
+
+def _finite_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("must be a number") from None
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+def shorten(text: str, limit: int = SHOWN_CHARS) -> str:
+    """A value as a message may quote it: a 20,000-character URL value must not fill the page.
+    Backticks become quotes, so the value stays inside the message's `code` span."""
+    text = text.replace("`", "'")
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def url_warning(name: str, raw: str, reason: str, default) -> str:
+    """'URL parameter `seed` ignored: seed must be a whole number, got `1e99`. Using the default 0.'"""
+    return (
+        f"URL parameter `{name}` ignored: {name} {reason}, got `{shorten(raw)}`. Using the default {default}."
+    )
 
 
 def widget_key(page: str, name: str) -> str:
@@ -74,9 +113,7 @@ def load_page_state(page: str, params: dict[str, Param]) -> list[str]:
                 st.session_state[key] = param.parse(raw)
                 continue
             except ValueError as error:
-                warnings.append(
-                    f"URL parameter `{name}={raw}` ignored ({error}); using the default {param.default}."
-                )
+                warnings.append(url_warning(name, raw, str(error), param.default))
         if key not in st.session_state:
             st.session_state[key] = param.default
     return warnings
@@ -138,9 +175,23 @@ def parse_y_values(text: str) -> tuple[list[float], str]:
             values.append(value)
         else:
             bad.append(part)
-    warning = f"Ignored y values {', '.join(bad)}: use numbers between −10 and 10." if bad else ""
+    warning = ignored_y_warning(bad)
     if not values:
         values = list(SHOWN_Y_VALUES)
         shown = y_text().replace("-", "−")
         warning = (warning + " " if warning else "") + f"Using the paper's y = {shown}."
-    return values[:6], warning
+    if len(values) > MAX_Y_VALUES:
+        dropped = shorten(y_text(values[MAX_Y_VALUES:]))
+        most = MAX_Y_VALUES
+        cut = f"Drawing the first {most} y values only (at most {most} fit); not drawn: {dropped}."
+        warning = (warning + " " if warning else "") + cut
+    return values[:MAX_Y_VALUES], warning
+
+
+def ignored_y_warning(bad: list[str]) -> str:
+    """'Ignored y values abc, 2e9: …', each shortened and at most SHOWN_BAD_Y of them named."""
+    if not bad:
+        return ""
+    named = ", ".join(shorten(part) for part in bad[:SHOWN_BAD_Y])
+    more = f" and {len(bad) - SHOWN_BAD_Y} more" if len(bad) > SHOWN_BAD_Y else ""
+    return f"Ignored y values {named}{more}: use numbers between −10 and 10."

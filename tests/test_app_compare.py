@@ -5,12 +5,14 @@ import json
 from pathlib import Path
 
 import pytest
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 from test_app_pages import figure_builds  # noqa: F401  (a fixture)
 
 from dashboard.service_client import training_service  # the app's: the one cleared here
 from dashboard.url_state import widget_key
 from vae_core.cache import CACHE_ENV, FORMAT_VERSION, presets_dir
+from vae_core.claims import PER_SEED_COLUMNS
 from vae_core.config import NOISE_LEVELS
 from vae_core.paper import comparison_configs, preset_configs
 
@@ -64,7 +66,7 @@ def test_presets_render_instantly_without_training():
 def test_bad_url_parameter_warns_and_uses_the_default():
     at = open_compare(noise="banana", M="99")
     warnings = texts(at.warning)
-    assert "noise=banana" in warnings and "M=99" in warnings
+    assert "got `banana`" in warnings and "M must be between 2 and 20, got `99`" in warnings
     assert at.select_slider(key=widget_key("compare", "noise")).value == 0.1
     assert at.slider(key=widget_key("compare", "M")).value == 10
 
@@ -149,3 +151,21 @@ def test_a_warm_rerun_trains_and_draws_nothing(figure_builds):  # noqa: F811
     assert not at.exception
     assert figure_builds[built:] == [], "a warm rerun rebuilt the comparison"
     assert not at.get("progress") and not training_service().jobs
+
+
+def test_the_csv_download_has_readable_column_names(monkeypatch):
+    saved = {}
+    real = MemoryMediaFileStorage.load_and_get_id
+
+    def keep(self, path_or_data, mimetype, kind, filename=None):
+        if filename:
+            saved[filename] = path_or_data
+        return real(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    open_compare()
+    (name,) = [n for n in saved if n.endswith("-metrics.csv")]
+    data = saved[name]
+    header = (data.decode() if isinstance(data, bytes) else data).splitlines()[0].split(",")
+    assert header == list(PER_SEED_COLUMNS.values())
+    assert "test log p_θ(y)" in header and "test_log_likelihood" not in header

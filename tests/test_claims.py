@@ -299,3 +299,24 @@ def test_metrics_summary_table():
 def test_monotone_reference_is_well_below_the_linearity_threshold():
     assert claims.monotone_reference_r2() == pytest.approx(0.896, abs=0.01)
     assert claims.monotone_reference_r2() < claims.LINEAR_R2
+
+
+def test_the_per_seed_csv_names_its_columns_as_people_read_them():
+    per_seed = claims.metrics_per_seed(results())
+    columns = list(per_seed.columns)
+    assert columns[:7] == [
+        "model",
+        "seed",
+        "noise level σ",
+        "components M",
+        "status",
+        "steps run",
+        "why it diverged",
+    ]
+    assert "test log p_θ(y)" in columns and "KL(p(y) ‖ p_θ(y))" in columns
+    assert len(set(columns)) == len(columns), "two columns with one name"
+    assert not any("_" in c.replace("p_θ", "").replace("I_q", "").replace("I_θ", "") for c in columns), (
+        columns
+    )
+    first = per_seed.iloc[0]
+    assert first["test log p_θ(y)"] == results()[MFG][0].metrics["test_log_likelihood"]

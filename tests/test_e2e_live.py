@@ -141,3 +141,25 @@ def test_live_view_pause_step_resume(server, page, screenshot_dir):  # noqa: F81
 
     pause_and_resume_ten_times(page)
     assert_no_exception(page, "/train after ten clicks on Pause and Resume")
+
+
+def test_a_reload_mid_training_shows_the_run_again(server, page, screenshot_dir):  # noqa: F811
+    """A reload is a new browser session: the page finds the run of its URL's config and draws
+    it (progress, live view, Pause), without a second Train; the run outlives the old tab."""
+    start_training(page, server, seed=14)
+    before = current_step(page)
+    page.reload()
+    wait_until_idle(page)
+    page.get_by_role("button", name="Pause", exact=True).wait_for(timeout=OBEYED_WITHIN)
+    main = page.locator('[data-testid="stMain"]')
+    assert "Not trained yet" not in main.inner_text()
+    assert page.get_by_role("button", name="Train", exact=True).count() == 0
+    after = wait_for_step_change(page, before)
+    assert after > before, "the reloaded page shows a run that started again"
+    screenshot(page, screenshot_dir / "live_reloaded.png")
+    # The old tab's request is released after scheduler.GONE_GRACE (10 s): the run trains on.
+    page.wait_for_timeout(13_000)
+    later = current_step(page)
+    assert wait_for_step_change(page, later) > later, "the run stopped when the old tab was released"
+    assert_no_exception(page, "/train after a reload mid-training")
+    click_once(page, "Stop")

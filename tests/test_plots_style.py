@@ -96,3 +96,66 @@ def test_live_figures_keep_the_users_zoom_and_finished_run_figures_do_not(runs):
         assert fig.layout.uirevision == "live"
     for fig in (run.decoder_animation_figure(mog_q), run.decoder_snapshots_figure(mog_q)):
         assert fig.layout.uirevision is None
+
+
+# ----- one panel per y: every typed y drawn, no title over its neighbour's -----------------------
+
+EIGHT_Y = (1.0, 0.2, 0.05, -3.0, 0.1, 0.15, -0.05, 0.3)
+# The narrowest a panel gets: lecture mode (20 px titles) at a 1400 px window leaves a plot of
+# about 1160 px; four panels with make_subplots' default gaps (0.2 / columns) get 0.85 / 4 each.
+LECTURE_TITLE_PX = 20
+NARROW_PLOT_PX = 1160
+CHAR_EM = 0.6  # a generous average width of a character of Plotly's default font, in em
+
+
+def titles_by_row(fig) -> dict[float, list[str]]:
+    rows: dict[float, list[str]] = {}
+    for annotation in fig.layout.annotations:
+        rows.setdefault(round(annotation.y, 6), []).append(annotation.text)
+    return rows
+
+
+def assert_titles_fit(fig, columns: int) -> None:
+    panel_px = NARROW_PLOT_PX * (1 - 0.2 * (columns - 1) / columns) / columns
+    for row, texts in titles_by_row(fig).items():
+        assert len(texts) <= style.PANELS_PER_ROW, (row, texts)
+        for text in texts:
+            for line in text.split("<br>"):
+                width = len(line) * CHAR_EM * LECTURE_TITLE_PX
+                assert width < panel_px, f"'{line}' ({width:.0f} px) overruns its {panel_px:.0f} px panel"
+
+
+def test_y_panel_grid_wraps_after_four():
+    assert [style.y_panel_grid(n) for n in (1, 3, 4, 5, 8)] == [(1, 1), (1, 3), (1, 4), (2, 4), (2, 4)]
+    assert [style.y_panel_place(i, 4) for i in (0, 3, 4, 7)] == [(1, 1), (1, 4), (2, 1), (2, 4)]
+    assert style.padded_rows(["a", "b", "c", "d", "e"], 4) == ["a", "b", "c", "d", "e", "", "", ""]
+
+
+def test_eight_y_values_draw_eight_posterior_panels_in_two_groups(runs):
+    result = runs["MoG-VAE (MoG posterior)"][0]
+    fig = run.posterior_figure(result, EIGHT_Y)
+    texts = [a.text for a in fig.layout.annotations]
+    assert [t.split("<br>")[0] for t in texts if "KL" in t] == [f"y = {y:g}" for y in EIGHT_Y]
+    assert [t for t in texts if t.startswith("truth")] == [f"truth, y = {y:g}" for y in EIGHT_Y]
+    assert len(titles_by_row(fig)) == 4, "a model row over a truth row, twice"
+    q_curves = [t for t in fig.data if t.name == "encoder q(z|y)"]
+    truth_curves = [t for t in fig.data if t.name.startswith("true p(z|y)")]
+    assert len(q_curves) == len(truth_curves) == len(EIGHT_Y)
+    assert len({t.xaxis for t in q_curves + truth_curves}) == 2 * len(EIGHT_Y), "one panel each"
+    assert sum(t.showlegend is not False for t in fig.data) == 3, "each curve named once"
+    assert_titles_fit(fig, columns=4)
+    assert fig.layout.height > run.POSTERIORS_HEIGHT
+
+
+def test_four_y_values_keep_the_one_group_layout(runs):
+    fig = run.posterior_figure(runs["MoG-VAE (MoG posterior)"][0])
+    assert len(titles_by_row(fig)) == 2 and fig.layout.height == run.POSTERIORS_HEIGHT
+    assert_titles_fit(fig, columns=4)
+
+
+def test_eight_true_posterior_slices_in_two_rows():
+    fig = truth.true_posterior_slices(0.1, EIGHT_Y)
+    assert [a.text for a in fig.layout.annotations] == [f"y = {y:g}" for y in EIGHT_Y]
+    assert len(titles_by_row(fig)) == 2
+    assert len({t.xaxis for t in fig.data}) == len(EIGHT_Y)
+    assert_titles_fit(fig, columns=4)

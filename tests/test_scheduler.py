@@ -297,3 +297,90 @@ def test_a_dead_worker_fails_its_requests_with_a_retryable_message(tmp_path):
     loop.scheduler.worker_died(0, -9)
     status = loop.status(ticket)
     assert status.state == "failed" and status.retryable and "exit code -9" in status.message
+
+
+# ----- the time left: the request's own measured rate, "estimating" until it is measured ------
+
+ETA_RUN = TINY.replace(steps=60, eval_every=4)
+
+
+def advance(loop: Loopback, ticket: str, seconds_per_step: float, steps: int):
+    """`steps` rounds of training with the clock moving `seconds_per_step` a round."""
+    for _ in range(steps):
+        loop.now += seconds_per_step
+        loop.pump()
+    return loop.status(ticket)
+
+
+def test_the_time_left_says_estimating_until_the_run_is_measured(tmp_path):
+    loop = Loopback(tmp_path)
+    ticket = loop.scheduler.submit(ETA_RUN, "me", None)
+    # The worker's warm-up says 1 ms a step (Loopback's Ready): that is not this run's rate.
+    status = advance(loop, ticket, 0.3, 3)  # fewer steps than eval_every
+    assert status.state == "training" and status.eta_seconds is None
+    assert "estimating the time left…" in status.message
+    # eval_every steps, but over less than MIN_MEASURED_SECONDS of wall time: still estimating.
+    fast = Loopback(tmp_path / "fast")
+    quick = fast.scheduler.submit(ETA_RUN, "me", None)
+    assert advance(fast, quick, 0.01, 10).eta_seconds is None
+
+
+def test_the_time_left_is_the_runs_own_rate_times_its_steps_left(tmp_path):
+    loop = Loopback(tmp_path)
+    ticket = loop.scheduler.submit(ETA_RUN, "me", None)
+    status = advance(loop, ticket, 0.3, 10)
+    # First progress at step 1, latest at step 10: 9 steps in 2.7 s, 0.3 s a step measured.
+    assert status.step == 10
+    assert status.eta_seconds == pytest.approx((ETA_RUN.steps - 10) * 0.3, rel=1e-12)
+    assert f"about {(ETA_RUN.steps - 10) * 0.3:.0f} s left." in status.message
+    # Time since the last report counts: half a step later, 0.15 s less.
+    loop.now += 0.15
+    assert loop.status(ticket).eta_seconds == pytest.approx((ETA_RUN.steps - 10) * 0.3 - 0.15, rel=1e-12)
+    # Slower steps (a busier server) lengthen it: 10 more at 0.9 s (after the 0.15 s above),
+    # so steps 1 → 20 took 9 · 0.3 + 0.15 + 10 · 0.9 s.
+    status = advance(loop, ticket, 0.9, 10)
+    per_step = (9 * 0.3 + 0.15 + 10 * 0.9) / 19
+    assert status.eta_seconds == pytest.approx((ETA_RUN.steps - 20) * per_step, rel=1e-12)
+
+
+def test_a_paused_run_measures_its_rate_afresh_after_resume(tmp_path):
+    loop = Loopback(tmp_path)
+    ticket = loop.scheduler.submit(ETA_RUN, "me", None)
+    assert advance(loop, ticket, 0.3, 10).eta_seconds is not None
+    loop.scheduler.pause(ticket)
+    loop.until(ticket, lambda s: s.state == "paused")
+    loop.now += 600.0  # ten minutes paused must not read as ten minutes of training
+    loop.scheduler.resume(ticket)
+    status = advance(loop, ticket, 0.3, 2)
+    assert status.state == "training" and status.eta_seconds is None
+    status = advance(loop, ticket, 0.3, 10)
+    assert status.eta_seconds == pytest.approx((ETA_RUN.steps - status.step) * 0.3, rel=1e-9)
+
+
+def test_a_queued_run_waits_for_the_measured_rate_too(tmp_path):
+    loop = Loopback(tmp_path, max_ensemble=1)
+    first = loop.scheduler.submit(ETA_RUN, "a", None)
+    queued = loop.scheduler.submit(ETA_RUN.replace(seed=9), "b", None)
+    status = advance(loop, first, 0.3, 3)
+    assert loop.status(queued).eta_seconds is None
+    assert "estimating how long…" in loop.status(queued).message
+    status = advance(loop, first, 0.3, 10)
+    waiting = loop.status(queued)
+    assert waiting.state == "queued"
+    expected = status.eta_seconds + ETA_RUN.steps * 0.3  # the first's time left, then its own
+    assert waiting.eta_seconds == pytest.approx(expected, rel=1e-9)
+    assert f"about {expected:.0f} s in all." in waiting.message
+
+
+def test_training_says_whether_a_submit_would_join_a_run_in_progress(tmp_path):
+    loop = Loopback(tmp_path)
+    assert not loop.scheduler.training(TINY)
+    ticket = loop.scheduler.submit(TINY, "me", None)
+    assert loop.scheduler.training(TINY) and not loop.scheduler.training(TINY.replace(seed=5))
+    training(loop, ticket)
+    loop.scheduler.pause(ticket)
+    loop.until(ticket, lambda s: s.state == "paused")
+    assert not loop.scheduler.training(TINY), "a paused run is its session's, not joined"
+    loop.scheduler.resume(ticket)
+    loop.until(ticket, lambda s: s.state == "done")
+    assert not loop.scheduler.training(TINY)

@@ -220,9 +220,20 @@ def test_progress_exposes_history_and_current_weights(service):
     assert len(later.train_elbo) == later.step and np.isfinite(later.train_elbo).all()
     assert later.evaluations and later.evaluations[0][0] == 50
     assert set(later.weights) >= {"decoder.weights.0", "encoder.weights.2"}
-    assert later.eta_seconds is not None and later.eta_seconds > 0
     assert "step" in later.message
+    # The time left, once this run's own rate is measured (scheduler.MIN_MEASURED_SECONDS).
+    measured = wait_for_eta(service, ticket)
+    assert measured.eta_seconds > 0 and "s left" in measured.message
     service.release(ticket)
+
+
+def wait_for_eta(service, ticket, timeout=WAIT):
+    deadline = time.monotonic() + timeout
+    while (status := service.status(ticket)).eta_seconds is None:
+        assert status.state == "training", f"{status.state} before its time left was measured"
+        assert time.monotonic() < deadline, "the time left was never measured"
+        time.sleep(0.05)
+    return status
 
 
 def test_a_full_queue_says_so(tmp_path):

@@ -689,8 +689,22 @@ def metrics_summary(results_by_model: dict[str, list], keys=SUMMARY_METRICS) -> 
     return pd.DataFrame(rows)
 
 
+# The per-seed CSV's columns as people read them (a spreadsheet header, not Python names).
+PER_SEED_SETTINGS = {
+    "model": "model",
+    "seed": "seed",
+    "noise_std": "noise level σ",
+    "n_components": "components M",
+    "status": "status",
+    "steps_run": "steps run",
+    "diverged_reason": "why it diverged",
+}
+PER_SEED_COLUMNS = {**PER_SEED_SETTINGS, **{key: label for key, (label, _) in METRIC_INFO.items()}}
+
+
 def metrics_per_seed(results_by_model: dict[str, list]) -> pd.DataFrame:
-    """One row per model and seed with every raw metric: the downloadable CSV."""
+    """One row per model and seed with every raw metric: the downloadable CSV, its columns
+    named as the page names them (PER_SEED_COLUMNS)."""
     rows = []
     for name, results in results_by_model.items():
         for r in results:
@@ -706,4 +720,4 @@ def metrics_per_seed(results_by_model: dict[str, list]) -> pd.DataFrame:
                     **{k: r.metrics.get(k, math.nan) for k in METRIC_INFO},
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(PER_SEED_COLUMNS)).rename(columns=PER_SEED_COLUMNS)

@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard import charts
 from dashboard.url_state import (
+    MAX_Y_VALUES,
     Param,
     lecture_mode,
     load_page_state,
@@ -44,7 +45,7 @@ with st.expander("Controls", expanded=not lecture_mode()):
     right.text_input(
         "y values for the posterior slices",
         key=widget_key(PAGE, "y"),
-        help="Comma-separated. The paper's 1 and −3 lie outside the data.",
+        help=f"Comma-separated, at most {MAX_Y_VALUES}. The paper's 1 and −3 lie outside the data.",
     )
 save_page_state(PAGE, PARAMS)
 

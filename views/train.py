@@ -94,6 +94,8 @@ if y_warning:
 st.subheader(MODEL_NAMES[(config.prior, config.posterior)])
 result = service_client.training_service().lookup(config)
 if result is None:
+    # A reload (a new session, no tickets) finds the run of this URL's config that trains on.
+    service_client.reattach(PAGE, [config])
     with view_slot if view_slot is not None else st.container():  # above the fold in lectures
         (result,) = training_panel(PAGE, [config], live=True)
     if result is not None and result.status == "stopped":
@@ -117,7 +119,7 @@ stem = (
 if result.diverged:
     show_divergence(result)
     st.stop()
-show_outcome(result)
+show_outcome(result, pretrained=service_client.training_service().pretrained(config))
 with st.expander("Exact settings of this run"):
     st.json(config.to_dict())
 

@@ -31,10 +31,13 @@ from vae_core.plots.style import (
     faint,
     hover,
     layout,
+    padded_rows,
     panel_axes,
     panel_title,
     seed_dash,
     side_by_side,
+    y_panel_grid,
+    y_panel_place,
 )
 from vae_core.plots.truth import true_posterior_slice
 from vae_core.training import SNAPSHOT_U, TrainResult
@@ -43,6 +46,10 @@ if TYPE_CHECKING:
     from vae_core.plots.live import Shown
 
 MODEL_FIGURES = ("training_curves", "decoder", "generated_marginal", "posteriors", "encoder")
+POSTERIORS_HEIGHT = 620  # px of the posteriors figure with one group (a model and a truth row)
+POSTERIORS_GROUP_HEIGHT = 520  # px each further group adds (more than PANELS_PER_ROW y values)
+POSTERIORS_GAP_PX = 124  # px between rows: the upper row's axis title and a two-line title
+POSTERIORS_TOP_PX = 110  # px above the first row: the figure's title and two-line panel titles
 ANIMATION_FRAME_MS = 600  # slow enough to narrate: about ten snapshots take six seconds
 
 
@@ -335,37 +342,55 @@ def posterior_figure(result: TrainResult, y_values=SHOWN_Y_VALUES) -> go.Figure:
     """
     model, y_values = result.model, list(y_values)
     gaps = exact.inference_gap(model, y_values)[0].tolist()
-    titles = [f"y = {y:g}: KL(q ‖ p_θ) = {gap:.3g}" for y, gap in zip(y_values, gaps, strict=True)]
-    titles += [f"truth, y = {y:g}" for y in y_values]
-    fig = make_subplots(rows=2, cols=len(y_values), subplot_titles=titles, vertical_spacing=0.2)
-    for col, (y, (low, high)) in enumerate(
-        zip(y_values, posterior_ranges(model, y_values), strict=True), start=1
-    ):
-        _add_model_posterior(fig, result, y, np.linspace(low, high, 600), col)
+    groups, columns = y_panel_grid(len(y_values))
+    # Two short lines a title: on one line ("y = 0.05: KL(q ‖ p_θ) = 0.0123") four titles at
+    # lecture font overlap their neighbours (tests/test_plots_style.py measures them). Each
+    # group of panels is a model row over a truth row.
+    titles = []
+    for group in range(groups):
+        shown = list(zip(y_values, gaps, strict=True))[group * columns : (group + 1) * columns]
+        titles += padded_rows([f"y = {y:g}<br>KL(q‖p_θ) = {gap:.3g}" for y, gap in shown], columns)
+        titles += padded_rows([f"truth, y = {y:g}" for y, _ in shown], columns)
+    height = POSTERIORS_HEIGHT + (groups - 1) * POSTERIORS_GROUP_HEIGHT
+    fig = make_subplots(
+        rows=2 * groups,
+        cols=columns,
+        subplot_titles=titles,
+        vertical_spacing=POSTERIORS_GAP_PX / height,
+    )
+    for index, (y, (low, high)) in enumerate(zip(y_values, posterior_ranges(model, y_values), strict=True)):
+        group, col = y_panel_place(index, columns)
+        model_row, truth_row = 2 * group - 1, 2 * group
+        _add_model_posterior(fig, result, y, np.linspace(low, high, 600), model_row, col)
         fig.add_scatter(
             **true_posterior_slice(result.config.noise_std, y),
             name="true p(z|y), truth's own latent",
             line=dict(color=TRUTH, width=1.5),
             hovertemplate=hover(f"true p(z|y = {y:g})", "true_posterior", "z", "density"),
-            showlegend=col == 1,
+            showlegend=index == 0,
             legendgroup="t",
-            row=2,
+            row=truth_row,
             col=col,
         )
-        fig.update_xaxes(title_text="model latent z", row=1, col=col)
-        fig.update_xaxes(title_text="true latent z ∈ [0, 1]", range=[0, 1], row=2, col=col)
-        fig.update_yaxes(rangemode="tozero", row=1, col=col)
-        fig.update_yaxes(rangemode="tozero", row=2, col=col)
+        fig.update_xaxes(title_text="model latent z", row=model_row, col=col)
+        fig.update_xaxes(title_text="true latent z ∈ [0, 1]", range=[0, 1], row=truth_row, col=col)
+        fig.update_yaxes(rangemode="tozero", row=model_row, col=col)
+        fig.update_yaxes(rangemode="tozero", row=truth_row, col=col)
     fig.update_yaxes(title_text="density", row=1, col=1)
     fig.update_yaxes(title_text="true density", row=2, col=1)
     fig.update_annotations(font_size=12)
     title = f"Posteriors of {result.config.model_name} (seed {result.config.seed})"
-    return layout(fig, title, 620).update_layout(legend_y=-0.15)
+    # The top margin holds the figure's title above the first row's two-line titles.
+    return layout(fig, title, height).update_layout(
+        legend_y=-0.15 * POSTERIORS_HEIGHT / height, margin_t=POSTERIORS_TOP_PX
+    )
 
 
-def _add_model_posterior(fig: go.Figure, result: TrainResult, y: float, z: np.ndarray, col: int) -> None:
-    """The model's exact p_θ(z|y) (dashed) and the encoder's q(z|y) in the top panel of a column."""
-    model, first = result.model, col == 1
+def _add_model_posterior(
+    fig: go.Figure, result: TrainResult, y: float, z: np.ndarray, row: int, col: int
+) -> None:
+    """The model's exact p_θ(z|y) (dashed) and the encoder's q(z|y) in a model panel."""
+    model, first = result.model, (row, col) == (1, 1)
     q = model.posterior_density([y], z)[0, 0].numpy()
     model_posterior = exact.posterior(model, [y], z)[0, 0].numpy()
     fig.add_scatter(
@@ -376,7 +401,7 @@ def _add_model_posterior(fig: go.Figure, result: TrainResult, y: float, z: np.nd
         hovertemplate=hover(f"model's exact p_θ(z|y = {y:g})", "exact_posterior", "z", "density"),
         showlegend=first,
         legendgroup="e",
-        row=1,
+        row=row,
         col=col,
     )
     fig.add_scatter(
@@ -387,7 +412,7 @@ def _add_model_posterior(fig: go.Figure, result: TrainResult, y: float, z: np.nd
         hovertemplate=hover(f"encoder q(z|y = {y:g})", "q", "z", "density"),
         showlegend=first,
         legendgroup="q",
-        row=1,
+        row=row,
         col=col,
     )
 

@@ -94,6 +94,9 @@ COMPACT_LAYOUT = dict(
     uirevision="live",
 )
 PANEL_GAP = 0.07  # between panels side by side, as a fraction of the figure's width
+# Panels per row of a one-panel-per-y figure: at lecture font (20 px) a fifth panel's title
+# would run into its neighbour's at 1400 px; more y values wrap onto further rows.
+PANELS_PER_ROW = 4
 
 
 def layout(fig: go.Figure, title: str, height: int = 420, compact: bool = False) -> go.Figure:
@@ -211,3 +214,19 @@ def _panel_width(n: int) -> float:
 
 def _suffix(index: int) -> str:
     return "" if index == 0 else str(index + 1)
+
+
+def y_panel_grid(n: int) -> tuple[int, int]:
+    """(rows, columns) of a figure with one panel per y, PANELS_PER_ROW at most in a row."""
+    columns = max(1, min(n, PANELS_PER_ROW))
+    return -(-n // columns), columns
+
+
+def y_panel_place(index: int, columns: int) -> tuple[int, int]:
+    """(row, column), both from 1, of the index-th y's panel in a grid of `columns`."""
+    return index // columns + 1, index % columns + 1
+
+
+def padded_rows(titles: list[str], columns: int) -> list[str]:
+    """Titles in rows of `columns`, the last row padded with "" (make_subplots fills row by row)."""
+    return titles + [""] * (-len(titles) % columns)

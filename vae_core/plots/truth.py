@@ -11,7 +11,17 @@ from plotly.subplots import make_subplots
 from vae_core import ground_truth
 from vae_core.ground_truth import y_grid
 from vae_core.paper import SHOWN_Y_VALUES
-from vae_core.plots.style import HEATMAP_POINT, TRUTH, hover, layout
+from vae_core.plots.style import (
+    HEATMAP_POINT,
+    TRUTH,
+    hover,
+    layout,
+    padded_rows,
+    y_panel_grid,
+    y_panel_place,
+)
+
+SLICE_ROW_HEIGHT = 300  # px each further row of posterior slices adds (more than 4 y values)
 
 
 def true_decoder_figure() -> go.Figure:
@@ -96,21 +106,25 @@ def true_posterior_slices(noise_std: float, y_values=SHOWN_Y_VALUES) -> go.Figur
     """One panel per y, each on its own scale from 0: y = 1's single spike would flatten the
     four-mode slices inside the data if they shared an axis. The z-points include a fine
     window around every mode, so each is drawn at its true height (exact, any σ)."""
-    fig = make_subplots(rows=1, cols=len(y_values), subplot_titles=[f"y = {y:g}" for y in y_values])
-    for col, y in enumerate(y_values, start=1):
+    rows, columns = y_panel_grid(len(y_values))
+    titles = padded_rows([f"y = {y:g}" for y in y_values], columns)
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles)
+    for index, y in enumerate(y_values):
+        row, col = y_panel_place(index, columns)
         fig.add_scatter(
             **true_posterior_slice(noise_std, y),
             name="ground truth p(z | y)",
             line_color=TRUTH,
             hovertemplate=hover(f"ground truth p(z | y = {y:g})", "true_posterior", "z", "p(z|y)"),
-            showlegend=col == 1,
-            row=1,
+            showlegend=index == 0,
+            row=row,
             col=col,
         )
-        fig.update_xaxes(title_text="latent z", range=[0, 1], row=1, col=col)
-        fig.update_yaxes(rangemode="tozero", row=1, col=col)
+        fig.update_xaxes(title_text="latent z", range=[0, 1], row=row, col=col)
+        fig.update_yaxes(rangemode="tozero", row=row, col=col)
     fig.update_yaxes(title_text="density p(z | y)", row=1, col=1)
-    return layout(fig, "Ground-truth posterior slices: up to four modes per y", 400)
+    height = 400 + (rows - 1) * SLICE_ROW_HEIGHT
+    return layout(fig, "Ground-truth posterior slices: up to four modes per y", height)
 
 
 def true_posterior_slice(noise_std: float, y: float) -> dict:

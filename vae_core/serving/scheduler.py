@@ -59,6 +59,11 @@ DEFAULT_MAX_WAITING = 200
 # Until a worker has measured itself: seconds per batched step (about 1 ms on one idle core).
 INITIAL_SECONDS_PER_STEP = 1.5e-3
 STARTUP_GUESS = 5.0  # s a worker takes to start, for the ETA until it is ready
+# A request's time left is its own measured rate (its steps per second of wall time, with its
+# evaluations, its ensemble and the server's load in it), once measured over at least its
+# eval_every steps and this many seconds; until then people read "estimating". (From the
+# worker's warm-up rate it said 3 s for a run that took 18 s: issue 22.)
+MIN_MEASURED_SECONDS = 1.0
 
 S = RequestState
 
@@ -95,6 +100,20 @@ class Request:
         # Stop was sent while the member may already be leaving (a Pause, a Step's end): if it
         # comes back paused, the stop is done then.
         self.stopping = False
+        # (clock, step) of its first and latest progress since it last started training: its
+        # own rate, for the time left (reset whenever it leaves a worker).
+        self.rate_start: tuple[float, int] | None = None
+        self.rate_last: tuple[float, int] | None = None
+
+    def seconds_per_step(self) -> float | None:
+        """Its own measured wall time per step, or None until measured (MIN_MEASURED_SECONDS
+        and eval_every steps: the rate must include an evaluation's cost)."""
+        if self.rate_start is None or self.rate_last is None:
+            return None
+        (t0, s0), (t1, s1) = self.rate_start, self.rate_last
+        if s1 - s0 < max(1, self.config.eval_every) or t1 - t0 < MIN_MEASURED_SECONDS:
+            return None
+        return (t1 - t0) / (s1 - s0)
 
     def restore_from(self, checkpoint: Checkpoint | None) -> None:
         self.checkpoint = checkpoint
@@ -307,6 +326,11 @@ class Scheduler:
     def ready(self) -> bool:
         return all(w.ready for w in self.workers)
 
+    def training(self, config: TrainConfig) -> bool:
+        """Whether config is queued, starting or training here for some session (a private
+        fork aside): submitting it now joins that run instead of starting another."""
+        return self._shared_request(config) is not None
+
     # ----- requests ---------------------------------------------------------------------------
 
     def _same_run_again(self, ticket: Ticket, config: TrainConfig) -> bool:
@@ -430,6 +454,8 @@ class Scheduler:
         for name, value in values.items():
             setattr(request, name, value)
         request.version += 1
+        if request.state != S.TRAINING:  # a rate measured before a pause or a restart is stale
+            request.rate_start = request.rate_last = None
         if request.state not in ACTIVE:
             self._unclaim(request.config.key(), besides=request)
 
@@ -482,38 +508,51 @@ class Scheduler:
         )
 
     def eta(self, request: Request, position: int) -> float | None:
-        """Seconds until the request is done, at most (None when it is not waiting for training)."""
-        if request.state in ON_WORKER:
-            worker = self.workers[request.worker]
-            per_step = worker.seconds_per_step or INITIAL_SECONDS_PER_STEP
-            startup = 0.0 if worker.ready else worker.startup_left(self.clock())
-            return startup + (request.config.steps - request.step) * per_step
+        """Seconds until the request has trained its steps, at most; None while that is not
+        measured yet (see MIN_MEASURED_SECONDS), or when it is not waiting for training."""
+        if request.state == S.TRAINING:
+            per_step = request.seconds_per_step()
+            if per_step is None:
+                return None
+            last_time, last_step = request.rate_last
+            since = self.clock() - last_time  # steps trained since its last progress report
+            return max(0.0, (request.config.steps - last_step) * per_step - since)
         if request.state == S.QUEUED:
-            remaining = sorted(self.eta(r, 0) or 0.0 for r in self.requests.values() if r.state == S.TRAINING)
-            wait = remaining[min(position, len(remaining)) - 1] if remaining else 0.0
-            return wait + request.config.steps * self._measured_seconds_per_step()
+            training = [r for r in self.requests.values() if r.state == S.TRAINING]
+            rates = [r.seconds_per_step() for r in training]
+            if not training or None in rates:
+                return None
+            remaining = sorted(self.eta(r, 0) for r in training)
+            wait = remaining[min(position, len(remaining)) - 1]
+            return wait + request.config.steps * max(rates)
         return None
 
     def message(self, request: Request, position: int, eta: float | None) -> str:
         if request.state == S.STARTING:
-            return f"The training service is starting; your model follows, about {eta:.0f} s."
+            startup = self.workers[request.worker].startup_left(self.clock())
+            return f"The training service is starting (about {startup:.0f} s); your model trains next."
         if request.state == S.QUEUED and request in self.elsewhere:
             return "Another server of this class is training this model; it appears here when done."
         if request.state == S.QUEUED:
-            return (
-                f"Waiting: {position} of {len(self.waiting)} in the queue, all workers are "
-                f"full; about {eta:.0f} s in all."
-            )
+            wait = "estimating how long…" if eta is None else f"about {eta:.0f} s in all."
+            return f"Waiting: {position} of {len(self.waiting)} in the queue, all workers are full; {wait}"
         if request.state == S.TRAINING:
             others = request.ensemble_size - 1
             beside = f" in one batch with {others} other model{'s' * (others != 1)}" if others > 0 else ""
-            return (
-                f"Training{beside}: step {request.step} of at most {request.config.steps}, "
-                f"about {eta:.0f} s left at most."
-            )
+            at = f"step {request.step} of at most {request.config.steps}"
+            return f"Training{beside}: {at}, {self._left(request, eta)}"
         if request.state == S.PAUSED:
             return f"Paused at step {request.step}."
         return request.message
+
+    @staticmethod
+    def _left(request: Request, eta: float | None) -> str:
+        if eta is None:
+            return "estimating the time left…"
+        if request.step >= request.config.steps or eta < 0.5:
+            return "finishing: the exact evaluation of the trained model."
+        sooner = " (less if it converges sooner)" if request.config.early_stop else ""
+        return f"about {eta:.0f} s left{sooner}."
 
     def busy_message(self) -> str:
         per_step = self._measured_seconds_per_step()
@@ -541,6 +580,10 @@ class Scheduler:
         request = self.requests.get(event.request)
         if request is None or request.state != S.TRAINING:
             return
+        now = self.clock()
+        if request.rate_start is None or event.step < request.rate_start[1]:
+            request.rate_start = (now, event.step)
+        request.rate_last = (now, event.step)
         del request.train_elbo[event.start :]
         request.train_elbo.extend(event.train_elbo)
         request.evaluations = [e for e in request.evaluations if e[0] <= event.start]

@@ -5,6 +5,8 @@ API (every method is thread-safe and returns at once; nothing here blocks on tra
 
     service = TrainingService(cache_dir, workers=1, max_ensemble=64, max_waiting=200)
     service.lookup(config) -> TrainResult | None      # memory, then cache dir, then presets
+    service.pretrained(config) -> bool                # lookup's result is a shipped preset
+    service.training(config) -> bool                  # queued or training for some session
     ticket = service.submit(config, session="s1")     # -> str; raises ServerBusy(message)
     service.status(ticket, live=False) -> Status      # small snapshot; also a heartbeat
     service.stop(ticket)          # freeze: a partial result ("stopped") for this session only
@@ -45,7 +47,7 @@ from pathlib import Path
 
 import torch
 
-from vae_core.cache import lookup, presets_dir
+from vae_core.cache import entry_dir, lookup, presets_dir
 from vae_core.config import TrainConfig
 from vae_core.serving.leases import Leases
 from vae_core.serving.protocol import Command, Status
@@ -114,6 +116,19 @@ class TrainingService:
             with self._lock:
                 self._scheduler.results.setdefault(key, found)
         return found
+
+    def training(self, config: TrainConfig) -> bool:
+        """Whether config is queued or training for some session: submit(config) joins it (a
+        reloaded page finds its run by its config, having lost its session's tickets)."""
+        with self._lock:
+            return self._scheduler.training(config)
+
+    def pretrained(self, config: TrainConfig) -> bool:
+        """Whether lookup(config) serves a result shipped read-only (the presets): nothing
+        trained it on this server, so a page must not say it trained now."""
+        if entry_dir(config, self.cache_dir).exists():
+            return False
+        return any(entry_dir(config, d).exists() for d in self.read_only_dirs)
 
     def submit(self, config: TrainConfig, session: str = "") -> str:
         cached = self.lookup(config)
