@@ -82,7 +82,7 @@ class Session:
         self.query_string = ""
         self._ws: ClientConnection | None = None
         self._receiver: asyncio.Task | None = None
-        self._timers: dict[str, asyncio.Task] = {}  # fragment id → its auto-rerun loop
+        self._timers: dict[str, tuple[float, asyncio.Task]] = {}  # fragment id → interval, loop
         self._changed = asyncio.Condition()
 
     async def open(self) -> None:
@@ -93,9 +93,7 @@ class Session:
         self._receiver = asyncio.create_task(self._receive())
 
     async def close(self) -> None:
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
+        self._stop_timers(list(self._timers))
         if self._ws is not None:
             await self._ws.close()
         if self._receiver is not None:
@@ -161,9 +159,11 @@ class Session:
     def _handle(self, message: ForwardMsg) -> None:
         kind = message.WhichOneof("type")
         if kind == "new_session":
-            self.page_script_hash = message.new_session.page_script_hash
             if not message.metadata.run.fragment_ids:  # a full run: the frontend drops its timers
                 self._stop_timers(list(self._timers))
+        elif kind == "navigation":
+            # With st.navigation the page that ran is named here (new_session names app.py).
+            self.page_script_hash = message.navigation.page_script_hash
         elif kind == "page_info_changed":
             self.query_string = message.page_info_changed.query_string  # the app wrote the URL
         elif kind == "delta" and message.delta.WhichOneof("type") == "new_element":
@@ -187,13 +187,15 @@ class Session:
                 self.log.result_at, self.log.result_text = time.perf_counter(), body
 
     def _start_timer(self, fragment_id: str, interval: float) -> None:
-        if fragment_id in self._timers:  # the frontend keeps a running timer of the same fragment
+        running = self._timers.get(fragment_id)
+        if running is not None and running[0] == interval:  # the frontend keeps such a timer
             return
-        self._timers[fragment_id] = asyncio.create_task(self._auto_rerun(fragment_id, interval))
+        self._stop_timers([fragment_id])
+        self._timers[fragment_id] = (interval, asyncio.create_task(self._auto_rerun(fragment_id, interval)))
 
     def _stop_timers(self, fragment_ids: list[str]) -> None:
         for fragment_id in fragment_ids:
-            timer = self._timers.pop(fragment_id, None)
+            _, timer = self._timers.pop(fragment_id, (None, None))
             if timer is not None:
                 timer.cancel()
 
@@ -341,6 +343,19 @@ async def press_together(url: str, pid: int, queries: list[str], timeout: float 
     )
 
 
+WARM_UP_QUERY = "steps=100&early=0&seed=4321"  # a short run no student asks for
+
+
+async def warm_up(url: str, timeout: float) -> None:
+    """The server's imports and its training workers' start, before anything is timed: one
+    session trains a short run to its result (both workers start and warm up when the first
+    page asks for the service, so the other is warm by then too)."""
+    session = await open_train_page(url, WARM_UP_QUERY, timeout)
+    clicked = await session.click(TRAIN_LABEL)
+    await wait_for_result(session, clicked, timeout)
+    await session.close()
+
+
 def class_queries(config: str, sessions: int, same_config: bool) -> list[str]:
     """Each student's query string: distinct seeds (100, 101, ...) or all seed 999."""
     prefix = f"{config}&" if config else ""
@@ -410,9 +425,7 @@ async def main_async(args) -> None:
     process, url = app_server.start(cache, log=log)
     try:
         print(lower_client_priority(), flush=True)
-        # Warm the server (imports, the service's workers) the way the first visitor does.
-        warm = await open_train_page(url, "", args.timeout)
-        await warm.close()
+        await warm_up(url, args.timeout)
         queries = class_queries(args.config, args.sessions, args.same_config)
         result = await press_together(url, process.pid, queries, args.timeout)
         print("\n".join(table_header()))
