@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -285,8 +286,10 @@ async def latecomer(url: str, stop: asyncio.Event, times: list[float], exception
             pass
 
 
-async def wait_for_result(session: Session, clicked: float, timeout: float) -> float:
-    """Seconds from the click to the result line on the session's page; NaN if none came."""
+async def wait_for_result(session: Session, clicked: float, timeout: float, verbose: bool = False) -> float:
+    """Seconds from the click to the result line on the session's page; NaN if none came.
+
+    verbose: print each result as it comes, so a run cut short still tells how far it got."""
     try:
         await session.wait_for(lambda: session.log.result_at is not None or session.log.closed, timeout)
     except TimeoutError:
@@ -294,7 +297,10 @@ async def wait_for_result(session: Session, clicked: float, timeout: float) -> f
     if session.log.result_at is None:
         print(f"no result within {timeout:.0f} s (connection: {session.log.closed or 'open'})", flush=True)
         return float("nan")
-    return session.log.result_at - clicked
+    seconds = session.log.result_at - clicked
+    if verbose:
+        print(f"a result after {seconds:.1f} s", flush=True)
+    return seconds
 
 
 @dataclass
@@ -315,15 +321,18 @@ class ClassResult:
         return [e for s in self.sessions for e in s.exceptions] + self.latecomer_exceptions
 
 
-async def press_together(url: str, pid: int, queries: list[str], timeout: float = 300.0) -> ClassResult:
-    """One session per query on the Train page; all press Train at once; until every result."""
+async def press_together(
+    url: str, pid: int, queries: list[str], timeout: float = 300.0, verbose: bool = False
+) -> ClassResult:
+    """One session per query on the Train page; all press Train at once; until every result
+    (or `timeout` s after the clicks)."""
     sessions = await asyncio.gather(*(open_train_page(url, q, timeout) for q in queries))
     stop, late, late_exceptions, peak = asyncio.Event(), [], [], [proc_status("Threads", pid)]
     sampler = asyncio.create_task(thread_sampler(pid, stop, peak))
     before, client_before, wall_before = ServerReading.now(pid), time.process_time(), time.perf_counter()
     clicks = await asyncio.gather(*(s.click(TRAIN_LABEL) for s in sessions))
     latecomer_task = asyncio.create_task(latecomer(url, stop, late, late_exceptions))
-    times = await asyncio.gather(*(wait_for_result(s, c, timeout) for s, c in zip(sessions, clicks)))
+    times = await asyncio.gather(*(wait_for_result(s, c, timeout, verbose) for s, c in zip(sessions, clicks)))
     after, wall = ServerReading.now(pid), time.perf_counter() - wall_before
     client_cpu = time.process_time() - client_before
     stop.set()
@@ -420,6 +429,8 @@ def lower_client_priority() -> str:
 
 
 async def main_async(args) -> None:
+    # `timeout` (or a terminal closed) sends SIGTERM: end as Ctrl-C does, so the server stops too.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
     cache = tempfile.mkdtemp(prefix="bench-class-ws-")
     log = Path(cache) / "streamlit.log"
     process, url = app_server.start(cache, log=log)
@@ -427,7 +438,8 @@ async def main_async(args) -> None:
         print(lower_client_priority(), flush=True)
         await warm_up(url, args.timeout)
         queries = class_queries(args.config, args.sessions, args.same_config)
-        result = await press_together(url, process.pid, queries, args.timeout)
+        print(f"{len(queries)} sessions open the Train page, then press Train", flush=True)
+        result = await press_together(url, process.pid, queries, args.timeout, verbose=True)
         print("\n".join(table_header()))
         print(result_row(scenario_name(args), result), flush=True)
         print(f"times s: {fmt_times(sorted(result.times))}")
@@ -443,7 +455,7 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--same-config", action="store_true", help="every student the same config")
     parser.add_argument("--config", default=HEAVIEST, help='Train page URL settings ("" = defaults)')
-    parser.add_argument("--timeout", type=float, default=600.0, help="s for each result")
+    parser.add_argument("--timeout", type=float, default=240.0, help="s after the clicks for the results")
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}; load average at start: {load_average()}")
     started = time.perf_counter()
