@@ -318,7 +318,10 @@ class ClassResult:
 
     @property
     def exceptions(self) -> list[str]:
-        return [e for s in self.sessions for e in s.exceptions] + self.latecomer_exceptions
+        """Every exception element sent, with the session that got it."""
+        return [f"session {i}: {e}" for i, s in enumerate(self.sessions) for e in s.exceptions] + [
+            f"latecomer: {e}" for e in self.latecomer_exceptions
+        ]
 
 
 async def press_together(
@@ -444,8 +447,8 @@ async def main_async(args) -> None:
         print(result_row(scenario_name(args), result), flush=True)
         print(f"times s: {fmt_times(sorted(result.times))}")
         print(f"latecomer s: {fmt_times(result.latecomer)}")
-        for exception in result.exceptions:
-            print(f"exception on a page: {exception}")
+        for exception in result.exceptions:  # the first line: plotly's messages run to pages
+            print(f"exception on a page, {exception.splitlines()[0]}")
     finally:
         app_server.stop(process)
 
