@@ -305,6 +305,7 @@ async def wait_for_result(session: Session, clicked: float, timeout: float, verb
 
 @dataclass
 class ClassResult:
+    opened: float  # s until every session's Train page had loaded, all opened at once
     times: list[float]  # click to result, per session (NaN: none)
     sessions: list[SessionLog]
     latecomer: list[float]
@@ -329,7 +330,11 @@ async def press_together(
 ) -> ClassResult:
     """One session per query on the Train page; all press Train at once; until every result
     (or `timeout` s after the clicks)."""
+    opening = time.perf_counter()
     sessions = await asyncio.gather(*(open_train_page(url, q, timeout) for q in queries))
+    opened = time.perf_counter() - opening
+    if verbose:
+        print(f"all {len(sessions)} Train pages loaded in {opened:.1f} s", flush=True)
     stop, late, late_exceptions, peak = asyncio.Event(), [], [], [proc_status("Threads", pid)]
     sampler = asyncio.create_task(thread_sampler(pid, stop, peak))
     before, client_before, wall_before = ServerReading.now(pid), time.process_time(), time.perf_counter()
@@ -342,6 +347,7 @@ async def press_together(
     await asyncio.gather(latecomer_task, sampler)
     await asyncio.gather(*(s.close() for s in sessions))
     return ClassResult(
+        opened=opened,
         times=list(times),
         sessions=[s.log for s in sessions],
         latecomer=late,
@@ -447,6 +453,8 @@ async def main_async(args) -> None:
         print(result_row(scenario_name(args), result), flush=True)
         print(f"times s: {fmt_times(sorted(result.times))}")
         print(f"latecomer s: {fmt_times(result.latecomer)}")
+        reruns = sum(log.auto_reruns_sent for log in result.sessions)
+        print(f"fragment auto-reruns sent by the sessions: {reruns}")
         for exception in result.exceptions:  # the first line: plotly's messages run to pages
             print(f"exception on a page, {exception.splitlines()[0]}")
     finally:
