@@ -31,6 +31,17 @@ RUN_ZIP_FIGURES = (*run.MODEL_FIGURES, SNAPSHOTS)  # a run's figures in its ZIP 
 # ----- lecture mode --------------------------------------------------------------------------
 
 
+def copy_figure(fig: go.Figure) -> go.Figure:
+    """A copy of a figure other sessions may be copying at the same time.
+
+    Not go.Figure(fig): plotly's copy constructor is not thread-safe, and when several sessions
+    copied the shared truth heat map at once some got "Invalid property ... Scatter: 'colorbar'"
+    (28 of 100 Train pages opened together, benchmarks/bench_class_ws.py). The dict is a deep
+    copy made by the figure alone, so nothing shared is read while another thread builds.
+    """
+    return go.Figure(fig.to_dict())
+
+
 def styled(fig: go.Figure, in_view: bool = False) -> go.Figure:
     """Lecture mode: figure text large enough for the back row of a lecture hall.
 
@@ -40,7 +51,7 @@ def styled(fig: go.Figure, in_view: bool = False) -> go.Figure:
     """
     if not lecture_mode():
         return fig
-    fig = go.Figure(fig)
+    fig = copy_figure(fig)
     if not in_view:
         fig.update_layout(font=dict(size=20), title_font_size=26)
         fig.update_annotations(font_size=20)
@@ -228,7 +239,7 @@ def clickable_chart(fig: go.Figure, key: str, on_y: Callable[[float], None]) -> 
     """A live-view chart whose click (a point) or drag (a box) chooses a y: on_y(y), before the rerun."""
     # A copy: figures are shared between sessions. A click anywhere picks the nearest point
     # in y (x-axis), not only a click on a line.
-    fig = go.Figure(styled(fig, in_view=True)).update_layout(hovermode="x", hoverdistance=-1)
+    fig = copy_figure(styled(fig, in_view=True)).update_layout(hovermode="x", hoverdistance=-1)
     st.plotly_chart(
         fig,
         width="stretch",
