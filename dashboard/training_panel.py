@@ -163,7 +163,8 @@ def show_outcome(result: TrainResult, pretrained: bool = False) -> None:
     status_box, status_text = {
         convergence.CONVERGED: (
             st.success,
-            f"converged after {result.steps_run} steps (the exact validation ELBO stopped improving)",
+            f"converged after {result.steps_run} steps (the exact validation ELBO stopped improving"
+            + (f"; {caveat})" if (caveat := convergence.converged_caveat(result.config.noise_std)) else ")"),
         ),
         convergence.COMPLETED: (
             st.success,
