@@ -15,7 +15,7 @@ import torch
 
 from vae_core import exact
 from vae_core.plots.ranges import marginal_y_grid
-from vae_core.plots.style import EXACT_COLOR, color_of, curve, faint, layout
+from vae_core.plots.style import EXACT_COLOR, color_of, curve, faint, hover, layout
 
 ENCODER_Y_POINTS = 121  # columns of the heat map: finer than any feature of q over y here
 ENCODER_Z_POINTS = 301
@@ -82,7 +82,9 @@ def encoder_figure(result) -> go.Figure:
         colorscale="Greys",
         colorbar=dict(title="p_θ(z|y)", len=0.8),
         name="exact p_θ(z|y)",
-        hovertemplate="y = %{x:.3f}, z = %{y:.3f}: p_θ(z|y) = %{z:.2f}<extra>exact p_θ(z|y)</extra>",
+        hovertemplate=hover(
+            "exact p_θ(z|y)", "exact_posterior", point="y = %{x:.3f}, z = %{y:.3f}: p_θ(z|y) = %{z:.2f}"
+        ),
     )
     _add_exact_moments(fig, model, y)
     _add_q(fig, result, y)
@@ -101,7 +103,7 @@ def _add_q(fig: go.Figure, result, y: np.ndarray) -> None:
         fillcolor=faint(color, 0.12),
         line=dict(width=0),
         name="q(z|y): mean ± std",
-        hoverinfo="skip",
+        hovertemplate=hover("q(z|y): mean ± std", "encoder_mean", "y", "z"),
     )
     fig.add_trace(curve(y, mean, "q(z|y): mean", "encoder_mean", color, width=3, xname="y", yname="z"))
     if component_means.shape[-1] > 1:
