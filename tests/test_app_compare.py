@@ -5,9 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
-from test_app_pages import figure_builds  # noqa: F401  (a fixture)
+from test_app_pages import figure_builds, saved_downloads  # noqa: F401  (figure_builds is a fixture)
 
 from dashboard.service_client import training_service  # the app's: the one cleared here
 from dashboard.url_state import widget_key
@@ -154,18 +153,9 @@ def test_a_warm_rerun_trains_and_draws_nothing(figure_builds):  # noqa: F811
 
 
 def test_the_csv_download_has_readable_column_names(monkeypatch):
-    saved = {}
-    real = MemoryMediaFileStorage.load_and_get_id
-
-    def keep(self, path_or_data, mimetype, kind, filename=None):
-        if filename:
-            saved[filename] = path_or_data
-        return real(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    saved = saved_downloads(monkeypatch)
     open_compare()
     (name,) = [n for n in saved if n.endswith("-metrics.csv")]
-    data = saved[name]
-    header = (data.decode() if isinstance(data, bytes) else data).splitlines()[0].split(",")
+    header = saved[name].splitlines()[0].split(",")
     assert header == list(PER_SEED_COLUMNS.values())
     assert "test log p_θ(y)" in header and "test_log_likelihood" not in header

@@ -10,12 +10,12 @@ import io
 
 import pandas as pd
 import pytest
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from test_app_pages import (  # the app's AppTest helpers
     assert_no_exception,
     charts,
     new_session,
     open_page,
+    saved_downloads,
 )
 
 from dashboard import explore
@@ -210,18 +210,10 @@ def test_the_tour_buttons_come_first_and_the_prior_step_shows_the_prior_above_th
 
 def test_the_metrics_csv_carries_the_run_settings(monkeypatch):
     """A downloaded metrics table says which run it measured (issue 9: it lacked the settings)."""
-    saved = {}
-    real = MemoryMediaFileStorage.load_and_get_id
-
-    def keep(self, path_or_data, mimetype, kind, filename=None):
-        if filename:
-            saved[filename] = path_or_data
-        return real(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    saved = saved_downloads(monkeypatch)
     open_page(new_session(), "train & explore")
     (name,) = [n for n in saved if n.endswith("-metrics.csv")]
-    table = pd.read_csv(io.StringIO(saved[name].decode() if isinstance(saved[name], bytes) else saved[name]))
+    table = pd.read_csv(io.StringIO(saved[name]))
     settings = dict(zip(table["metric"], table["value"], strict=True))
     config = tour.MFG  # the page's defaults: the MFG-VAE preset
     assert float(settings["setting: noise_std"]) == config.noise_std

@@ -199,6 +199,23 @@ def non_finite_numbers(spec: dict) -> list[str]:
     return bad
 
 
+def saved_downloads(monkeypatch) -> dict[str, str]:
+    """{file name: text} of every download button the app draws from now on (AppTest does not
+    click downloads, so the files are caught where Streamlit stores them)."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    saved = {}
+    real = MemoryMediaFileStorage.load_and_get_id
+
+    def keep(self, path_or_data, mimetype, kind, filename=None):
+        if filename:
+            saved[filename] = path_or_data.decode() if isinstance(path_or_data, bytes) else path_or_data
+        return real(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    return saved
+
+
 def buttons(at: AppTest, label: str) -> list:
     return [b for b in at.button if b.label == label]
 

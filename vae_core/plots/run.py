@@ -83,7 +83,7 @@ def compared_figure(name: str, current: TrainResult, pinned: TrainResult) -> go.
             {label: [r] for label, r in zip(labels, runs, strict=True)}, dashes={labels[1]: PINNED_DASH}
         )
     if name == "decoder":
-        return decoder_figure(runs, labels)
+        return decoder_figure(runs, labels, dashes=[seed_dash(0), PINNED_DASH])
     if name == "generated_marginal":
         return generated_marginal_figure(runs, labels=labels)
     raise KeyError(f"no A/B figure named {name!r}; expected one of {COMPARABLE_FIGURES}")
@@ -188,9 +188,11 @@ def _true_validation_log_likelihood(config) -> float:
 # ----- the decoder and what it generates ---------------------------------------------------------
 
 
-def decoder_figure(results: list[TrainResult], labels: list[str] | None = None) -> go.Figure:
+def decoder_figure(
+    results: list[TrainResult], labels: list[str] | None = None, dashes: list[str] | None = None
+) -> go.Figure:
     """Learned f_φ(z) three ways: raw, aligned to the true latent, and as a quantile function.
-    `labels` name the runs (A and B) where the default, model and seed, would not tell them apart."""
+    `labels` and `dashes` mark the runs (A and B) where the defaults, model and seed, would not."""
     fig = make_subplots(
         rows=1,
         cols=3,
@@ -221,7 +223,8 @@ def decoder_figure(results: list[TrainResult], labels: list[str] | None = None) 
         col=3,
     )
     for index, result in enumerate(results):
-        _add_decoder(fig, result, labels[index] if labels else _label(result, results), index)
+        name = labels[index] if labels else _label(result, results)
+        _add_decoder(fig, result, name, dashes[index] if dashes else seed_dash(index))
     fig.update_xaxes(title_text="model latent z", row=1, col=1)
     fig.update_xaxes(title_text="u = F(z)", row=1, col=2)
     fig.update_xaxes(title_text="level t", row=1, col=3)
@@ -229,10 +232,10 @@ def decoder_figure(results: list[TrainResult], labels: list[str] | None = None) 
     return layout(fig, "Decoder: learned (colour) vs ground truth (black)", 430)
 
 
-def _add_decoder(fig: go.Figure, result: TrainResult, name: str, index: int) -> None:
+def _add_decoder(fig: go.Figure, result: TrainResult, name: str, dash: str) -> None:
     """One run's decoder in the three panels: raw, aligned, quantiles."""
     model = result.model
-    look = dict(color=color_of(result), dash=PINNED_DASH if name.startswith("B: ") else seed_dash(index))
+    look = dict(color=color_of(result), dash=dash)
     z = prior_z_points(model, (0.001, 0.999), 400)
     decoded = model.decode(torch.tensor(z, dtype=torch.float32).unsqueeze(0))[0].detach()
     aligned = model.aligned_decoder(U_GRID)[0].numpy()
